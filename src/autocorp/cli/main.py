@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from autocorp.cli import db, source
+from autocorp.cli import capture_cmd, curate_cmd, db, query_cmd, source
 from autocorp.cli.context import Context
 from autocorp.cli.output import err
 from autocorp.errors import AutocorpError
@@ -22,6 +22,9 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(source.app, name="source")
+capture_cmd.register(app)
+curate_cmd.register(app)
+query_cmd.register(app)
 
 _debug = False
 
