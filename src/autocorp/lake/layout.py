@@ -64,3 +64,8 @@ def curated_table(table: str) -> str:
 
 def log_dir(stage: str) -> str:
     return f"{LOGS}/{stage}"
+
+
+def curated_app_id(pipeline: str, table: str) -> str:
+    """Delta application-transaction id under which curate records a table's committed source LSN."""
+    return f"{pipeline}:{table}"
