@@ -58,3 +58,42 @@ def autocorp_db(empty_db: str) -> str:
     """DSN of a new database holding the AutoCorp schema (no rows)."""
     schema.apply_schema(empty_db)
     return empty_db
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API endpoint (moto server) on 127.0.0.1 for the whole run."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = embedded.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture()
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the moto endpoint; returns its name."""
+    import boto3
+
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_storage(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """One lake Storage per backend: a local folder and an s3:// prefix on the moto endpoint."""
+    from autocorp.lake.storage import S3Options, Storage
+
+    if request.param == "local":
+        return Storage(str(tmp_path / "lake"))
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = request.getfixturevalue("s3_bucket")
+    return Storage(f"s3://{bucket}/lake", S3Options(endpoint=endpoint))
