@@ -10,7 +10,9 @@ Every error a user can hit says what went wrong and what to do. The CLI catches
     ├── SourceError                 the PostgreSQL source system
     │   ├── DatabaseUnavailable     cannot connect (DSN shown with password masked)   [Retryable]
     │   ├── EmbeddedServerError     the embedded cluster would not start / stop
-    │   └── SchemaError             schema files or objects are wrong
+    │   ├── SchemaError             schema files or objects are wrong
+    │   ├── SeedDataMissing         no parts / services / customers loaded: run `autocorp source load`
+    │   └── WorkloadError           a simulated order operation failed
     ├── DataFileError               a CSV / seed file is unreadable or malformed (file + line named)
     ├── CaptureError                logical replication (the DMS part)
     │   ├── SlotLostError           slot missing or invalidated: run `autocorp capture --resync`
@@ -53,6 +55,14 @@ class EmbeddedServerError(SourceError):
 
 class SchemaError(SourceError):
     """The source schema could not be applied or is not as expected."""
+
+
+class SeedDataMissing(SourceError):
+    """The tables the order simulator builds orders from are empty."""
+
+
+class WorkloadError(SourceError):
+    """An operation of the order workload simulator failed."""
 
 
 class DataFileError(AutocorpError):

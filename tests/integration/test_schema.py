@@ -16,20 +16,20 @@ def test_init_creates_database_and_is_idempotent(server_url: str) -> None:
     name = f"t_init_{uuid.uuid4().hex[:8]}"
     dsn = with_database(server_url, name)
     first = schema.init_database(dsn)
-    assert first.database_created and first.applied == ("V001__tables", "V002__views")
+    assert first.database_created and first.applied == ("V001__tables", "V002__views", "V003__invoice_numbers")
 
     with connection(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
                     "FROM information_schema.columns WHERE table_schema = 'public'")
         before = cur.fetchone()[0]
     second = schema.init_database(dsn)
-    assert not second.database_created and second.applied == () and second.current_version == 2
+    assert not second.database_created and second.applied == () and second.current_version == 3
     with connection(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT md5(string_agg(table_name || column_name || data_type, ',' ORDER BY 1)) "
                     "FROM information_schema.columns WHERE table_schema = 'public'")
         assert cur.fetchone()[0] == before
         cur.execute("SELECT count(*) FROM autocorp_meta.schema_version")
-        assert cur.fetchone()[0] == 2
+        assert cur.fetchone()[0] == 3
     with connection(with_database(server_url, "postgres"), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
