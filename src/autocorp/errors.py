@@ -20,6 +20,7 @@ Every error a user can hit says what went wrong and what to do. The CLI catches
     │   └── DecodeError             a pgoutput message we cannot decode
     ├── LakeError                   storage layout, atomic writes, checkpoints
     ├── CurateError                 raw zone -> Delta merges
+    │   └── CurateConflict          another writer committed to a curated table meanwhile  [Retryable]
     └── QueryError                  SQL over the lake
         └── QueryRejected           a statement the sandbox refuses
 
@@ -91,6 +92,10 @@ class LakeError(AutocorpError):
 
 class CurateError(AutocorpError):
     """Merging raw changes into curated tables failed."""
+
+
+class CurateConflict(CurateError, Retryable):
+    """Another writer committed to a curated table between our read and our commit."""
 
 
 class QueryError(AutocorpError):
