@@ -1,0 +1,128 @@
+"""The query layer's facade: a DuckDB database whose views show the lake at one time point.
+
+``LakeSession`` is what the CLI, the endpoints, ``pipeline.py`` and tests call::
+
+    with open_lake(settings) as lake:
+        table = lake.run("SELECT count(*) FROM sales_order")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from autocorp.errors import QueryError
+from autocorp.lake.storage import S3Options, Storage
+from autocorp.query import sandbox, views
+from autocorp.query.engine import Engine, parse_statements
+from autocorp.query.snapshot import LakeLog
+from autocorp.query.timetravel import TableSnapshot, TimePoint, resolve
+from autocorp.settings import QuerySettings, Settings
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the lake is and how queries over it are limited."""
+
+    storage: Storage
+    pipeline: str
+    limits: QuerySettings
+
+
+def lake_config(settings: Settings) -> LakeConfig:
+    """The lake of one environment's settings."""
+    storage = Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
+    return LakeConfig(storage, settings.slot_name, settings.query)
+
+
+class LakeSession:
+    """DuckDB over the lake: real-time and read-optimized views, refreshed on demand."""
+
+    def __init__(self, config: LakeConfig, point: TimePoint | None = None, *, sandboxed: bool = False,
+                 threads: int | None = None) -> None:
+        if config.storage.is_s3:
+            raise QueryError("querying an s3:// lake needs DuckDB's httpfs extension, which has no pip package "
+                             "here: sync the lake to a local folder and set lake.root to it")
+        self.config = config
+        self.point = point or TimePoint()
+        self.sandboxed = sandboxed
+        self.engine = Engine(config.limits.memory_limit, threads)
+        self.log = LakeLog(config.storage, config.pipeline)
+        self._defined: dict[str, tuple[object, ...]] = {}
+        self._lock = threading.Lock()
+        self._refreshed_at = 0.0
+        self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.RAW_SCHEMA}")
+        self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.q(config.pipeline)}")
+        self.refresh()
+        if sandboxed:
+            self.engine.lock_down([config.storage.path()], config.limits.memory_limit)
+
+    # -- views --------------------------------------------------------------------
+    def refresh(self) -> list[TableSnapshot]:
+        """Re-read the lake's metadata and redefine the views of tables that changed."""
+        with self._lock:
+            snaps = resolve(self.log, self.point)
+            for snap in snaps:
+                sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
+                if self._defined.get(snap.name) != sig:
+                    views.define_table(self.engine, self.config.storage, self.log, snap, self.config.pipeline)
+                    self._defined[snap.name] = sig
+            views.define_versions(self.engine, self.log, [s.name for s in snaps])
+            self._refreshed_at = time.monotonic()
+            return snaps
+
+    def refresh_if_stale(self, max_age_s: float = 0.2) -> None:
+        """Refresh a latest-state session whose views are older than ``max_age_s``."""
+        if self.point.is_latest and time.monotonic() - self._refreshed_at > max_age_s:
+            self.refresh()
+
+    @property
+    def tables(self) -> list[str]:
+        return sorted(self._defined)
+
+    # -- queries ------------------------------------------------------------------
+    def run(self, sql: str, engine: Engine | None = None) -> pa.Table:
+        """Run one query and return its result.
+
+        Raises:
+            QueryRejected: a sandboxed session got a statement it refuses.
+            QueryError: the query failed.
+        """
+        eng = engine or self.engine
+        if self.sandboxed:
+            return sandbox.run_sandboxed(eng, sql, self.config.limits.statement_timeout_s, eng.arrow)
+        return eng.arrow(sql)
+
+    def run_script(self, sql: str) -> pa.Table:
+        """Run every statement of ``sql`` (unsandboxed sessions only); return the last result."""
+        result = pa.table({})
+        for stmt in self.statements(sql):
+            result = self.run(stmt)
+        return result
+
+    def statements(self, sql: str) -> list[str]:
+        """The statements of a script, split by DuckDB's parser."""
+        return [s.sql for s in parse_statements(sql)]
+
+    def cursor(self) -> Engine:
+        """A separate DuckDB session sharing this lake's views (one per client connection)."""
+        return self.engine.cursor()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+@contextmanager
+def open_lake(settings: Settings, point: TimePoint | None = None, *, sandboxed: bool = False,
+              threads: int | None = None) -> Iterator[LakeSession]:
+    """A ``LakeSession`` over the environment's lake, closed on exit."""
+    session = LakeSession(lake_config(settings), point, sandboxed=sandboxed, threads=threads)
+    try:
+        yield session
+    finally:
+        session.close()

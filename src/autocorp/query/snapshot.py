@@ -1,0 +1,158 @@
+"""What the lake holds at one moment: Delta versions with their committed source LSN, and raw CDC files.
+
+Reads only metadata (``_delta_log`` JSON commits, the capture checkpoint, file names), never table data,
+so a snapshot of every table costs a few small reads whatever the tables' size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from autocorp.errors import QueryError
+from autocorp.lake import layout
+from autocorp.lake.storage import Storage
+
+_LOG_DIR = "_delta_log"
+
+
+@dataclass(frozen=True)
+class DeltaCommit:
+    """One Delta commit: version, commit time, and the committed source LSN after it (-1 if unknown)."""
+
+    version: int
+    timestamp: datetime
+    lsn: int
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A committed raw CDC file: the LSN and commit time of its last change, and its lake path."""
+
+    lsn: int
+    time: datetime
+    rel: str
+
+
+class LakeLog:
+    """Cached metadata reader; commit files are immutable, so each is parsed once per process."""
+
+    def __init__(self, storage: Storage, pipeline: str) -> None:
+        self.storage = storage
+        self.pipeline = pipeline
+        self._commits: dict[str, dict[int, tuple[datetime, int | None]]] = {}
+
+    # -- curated tables ------------------------------------------------------------
+    def tables(self) -> list[str]:
+        """Names of the curated Delta tables (folders under ``curated/`` holding a ``_delta_log``)."""
+        return [name for name in _subdirs(self.storage, layout.CURATED)
+                if self.storage.exists(f"{layout.curated_table(name)}/{_LOG_DIR}")]
+
+    def commits(self, table: str) -> list[DeltaCommit]:
+        """Every Delta commit of ``table`` (oldest first) with the committed LSN carried forward."""
+        app_id = layout.curated_app_id(self.pipeline, table)
+        cache = self._commits.setdefault(table, {})
+        log = f"{layout.curated_table(table)}/{_LOG_DIR}"
+        for rel in self.storage.list_files(log, ".json"):
+            stem = rel.rsplit("/", 1)[-1][:-5]
+            if stem.isdigit() and int(stem) not in cache:
+                cache[int(stem)] = _parse_commit(self.storage.read_bytes(rel) or b"", app_id)
+        out, lsn = [], -1
+        for version in sorted(cache):
+            ts, txn = cache[version]
+            lsn = txn if txn is not None else lsn
+            out.append(DeltaCommit(version, ts, lsn))
+        if not out:
+            raise QueryError(f"curated table {table} has no Delta commits: run `autocorp curate`")
+        return out
+
+    # -- raw zone -------------------------------------------------------------------
+    def checkpoint_lsn(self) -> int:
+        """The capture checkpoint LSN: raw CDC files above it are not committed (-1 without checkpoint)."""
+        data = self.storage.read_bytes(layout.checkpoint_file(self.pipeline))
+        if not data:
+            return -1
+        try:
+            return int(json.loads(data)["lsn"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QueryError(f"capture checkpoint {layout.checkpoint_file(self.pipeline)} is unreadable "
+                             f"({exc}); run `autocorp capture` to rewrite it") from None
+
+    def raw_dir(self, table: str) -> str | None:
+        """Raw-zone folder of ``table`` (any source schema, ``public`` preferred)."""
+        schemas = _subdirs(self.storage, f"{layout.RAW}/database")
+        for schema in sorted(schemas, key=lambda s: s != "public"):
+            if self.storage.exists(layout.raw_table_dir(schema, table)):
+                return layout.raw_table_dir(schema, table)
+        return None
+
+    def raw_files(self, table: str, above: int, upto: int) -> list[RawFile]:
+        """Committed CDC files of ``table`` whose file LSN is in (``above``, ``upto``], oldest first.
+
+        Walks the date folders newest first and stops at the first day whose files are all at or below
+        ``above``, so only the unmerged tail of the raw zone is listed.
+        """
+        base = self.raw_dir(table)
+        if base is None or upto < 0:
+            return []
+        found: list[RawFile] = []
+        for day in _day_dirs_newest_first(self.storage, base):
+            names = _file_names(self.storage, day)
+            lsns = [(layout.cdc_file_lsn(n), n) for n in names]
+            found += [RawFile(lsn, _file_time(n), f"{day}/{n}") for lsn, n in lsns
+                      if lsn is not None and above < lsn <= upto]
+            if any(lsn is not None and lsn <= above for lsn, _ in lsns):
+                break
+        return sorted(found, key=lambda f: f.lsn)
+
+    def primary_key(self, raw: RawFile) -> list[str] | None:
+        """Key columns recorded in a raw file's metadata (None when it records none)."""
+        with self.storage.fs.open_input_file(self.storage.path(raw.rel)) as fh:
+            meta = pq.read_schema(fh).metadata or {}
+        value = meta.get(b"autocorp.primary_key")
+        return list(json.loads(value)) if value else None
+
+
+def _parse_commit(data: bytes, app_id: str) -> tuple[datetime, int | None]:
+    ts, txn = datetime.fromtimestamp(0, UTC), None
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "commitInfo" in action and "timestamp" in action["commitInfo"]:
+            ts = datetime.fromtimestamp(action["commitInfo"]["timestamp"] / 1000, UTC)
+        elif "txn" in action and action["txn"].get("appId") == app_id:
+            txn = int(action["txn"]["version"])
+    return ts, txn
+
+
+def _entries(storage: Storage, rel: str) -> list[pafs.FileInfo]:
+    selector = pafs.FileSelector(storage.path(rel), recursive=False, allow_not_found=True)
+    return list(storage.fs.get_file_info(selector))
+
+
+def _subdirs(storage: Storage, rel: str) -> list[str]:
+    return sorted(i.base_name for i in _entries(storage, rel) if i.type == pafs.FileType.Directory)
+
+
+def _file_names(storage: Storage, rel: str) -> list[str]:
+    return sorted(i.base_name for i in _entries(storage, rel)
+                  if i.type == pafs.FileType.File and not i.base_name.startswith(".tmp-"))
+
+
+def _day_dirs_newest_first(storage: Storage, base: str) -> Iterator[str]:
+    for year in reversed(_subdirs(storage, base)):
+        if not year.isdigit():
+            continue
+        for month in reversed(_subdirs(storage, f"{base}/{year}")):
+            for day in reversed(_subdirs(storage, f"{base}/{year}/{month}")):
+                yield f"{base}/{year}/{month}/{day}"
+
+
+def _file_time(name: str) -> datetime:
+    return datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)

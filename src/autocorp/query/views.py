@@ -1,0 +1,119 @@
+"""The lake's tables as DuckDB views.
+
+- ``<table>_ro`` (read-optimized): the Delta table alone, pinned to the snapshot's version.
+- ``<table>`` (real-time): Delta rows whose key has no newer raw change, plus the latest raw change per key
+  above the table's committed LSN (deletes dropped, a truncate hides everything before it, ``_unchanged``
+  columns taken from the Delta row). The unmerged raw changes are small, so they are read once per refresh
+  into ``_lake.<table>`` and every query joins against that.
+- ``<pipeline>.<table>``: the same views under the capture slot's name (the design's ``"autocorp_dev"."x"``).
+- ``<table>_at_version(v)``: a table macro reading the Delta table at version ``v``.
+- ``lake_versions``: every table's Delta versions with commit time and committed source LSN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autocorp.lake.storage import Storage
+from autocorp.query.engine import Engine
+from autocorp.query.snapshot import LakeLog
+from autocorp.query.timetravel import TableSnapshot
+
+RAW_SCHEMA = "_lake"
+_META = ("Op", "_lsn", "_seq", "_commit_ts", "_unchanged")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A Delta table's columns (name, DuckDB type) and its key columns."""
+
+    all: list[tuple[str, str]]
+    key: list[str]
+
+
+def q(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnapshot, pipeline: str) -> None:
+    """Create or replace ``<t>_ro``, ``<t>`` and the aliases for one table snapshot."""
+    t = snap.name
+    uri = storage.uri(f"curated/{t}")
+    where = "" if snap.exists else " WHERE false"
+    engine.execute(f"CREATE OR REPLACE VIEW {q(t + '_ro')} AS "
+                   f"SELECT * FROM delta_scan({lit(uri)}, version={snap.version}){where}")
+    engine.execute(f"CREATE OR REPLACE MACRO {q(t + '_at_version')}(v) AS TABLE "
+                   f"SELECT * FROM delta_scan({lit(uri)}, version=v)")
+    body = f"SELECT * FROM {q(t + '_ro')}"
+    if snap.raw:
+        body = _realtime_body(engine, log, snap, [storage.uri(f.rel) for f in snap.raw])
+    engine.execute(f"CREATE OR REPLACE VIEW {q(t)} AS {body}")
+    for name in (t, t + "_ro"):
+        engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
+
+
+def _delta_columns(engine: Engine, table: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in engine.rows(f"DESCRIBE SELECT * FROM {q(table + '_ro')}")]
+
+
+def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str]) -> str:
+    t = snap.name
+    cols = _delta_columns(engine, t)
+    names = [c for c, _ in cols]
+    key = log.primary_key(snap.raw[-1]) or [c for c in names if c not in ("_lsn", "_commit_ts")]
+    trunc, unchanged = _load_raw(engine, snap, cols, key, paths)
+    raw, ro = f"{RAW_SCHEMA}.{q(t)}", q(t + "_ro")
+    match = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM d.{q(k)}" for k in key)
+    keep = f"NOT EXISTS (SELECT 1 FROM {raw} r WHERE {match})"
+    if trunc is not None:
+        keep += f" AND d._lsn > {trunc}"
+    if unchanged:
+        picks = ", ".join(f"CASE WHEN list_contains(r._unchanged, {lit(c)}) THEN d.{q(c)} ELSE r.{q(c)} END AS {q(c)}"
+                          for c in names)
+        fresh = f"SELECT {picks} FROM {raw} r LEFT JOIN {ro} d ON {match} WHERE r.Op <> 'D'"
+    else:
+        fresh = f"SELECT {', '.join('r.' + q(c) for c in names)} FROM {raw} r WHERE r.Op <> 'D'"
+    return f"SELECT d.* FROM {ro} d WHERE {keep} UNION ALL {fresh}"
+
+
+def _load_raw(engine: Engine, snap: TableSnapshot, cols: list[tuple[str, str]],
+              key: list[str], paths: list[str]) -> tuple[int | None, bool]:
+    """Read the snapshot's raw changes into ``_lake.<t>``: latest per key after the last truncate.
+
+    Returns the truncate LSN (None without a truncate) and whether any change has unchanged columns.
+    """
+    files = "[" + ", ".join(lit(p) for p in paths) + "]"
+    src = f"read_parquet({files}, union_by_name=true)"
+    present = {r[0] for r in engine.rows(f"DESCRIBE SELECT * FROM {src}")}
+    picks = [f"{q(c)}" if c in present else f"NULL::{'VARCHAR[]' if c == '_unchanged' else 'BIGINT'} AS {q(c)}"
+             for c in _META]
+    picks += [f"CAST({q(c)} AS {typ}) AS {q(c)}" if c in present else f"NULL::{typ} AS {q(c)}"
+              for c, typ in cols if c not in _META]
+    cond = f"_lsn > {snap.committed_lsn} AND _lsn <= {snap.upto_lsn}"
+    if snap.upto_time is not None:
+        cond += f" AND _commit_ts <= {lit(snap.upto_time.isoformat())}::TIMESTAMPTZ"
+    raw = f"{RAW_SCHEMA}.{q(snap.name)}"
+    engine.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT {', '.join(picks)} FROM {src} WHERE {cond}")
+    trunc, seq = engine.rows(f"SELECT _lsn, _seq FROM {raw} WHERE Op = 'T' ORDER BY _lsn DESC, _seq DESC LIMIT 1")[0] \
+        if engine.rows(f"SELECT count(*) FROM {raw} WHERE Op = 'T'")[0][0] else (None, None)
+    after = f" AND (_lsn, _seq) > ({trunc}, {seq})" if trunc is not None else ""
+    part = ", ".join(q(k) for k in key)
+    engine.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT * FROM {raw} WHERE Op <> 'T'{after} "
+                   f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY _lsn DESC, _seq DESC) = 1")
+    unchanged = engine.rows(f"SELECT count(*) FROM {raw} WHERE len(coalesce(_unchanged, [])) > 0")[0][0] > 0
+    return trunc, bool(unchanged)
+
+
+def define_versions(engine: Engine, log: LakeLog, tables: list[str]) -> None:
+    """Create ``lake_versions`` (table, version, commit_time, committed_lsn)."""
+    rows = [f"({lit(t)}, {c.version}, {lit(c.timestamp.isoformat())}::TIMESTAMPTZ, {c.lsn})"
+            for t in tables for c in log.commits(t)]
+    values = ", ".join(rows) or "(NULL, NULL, NULL, NULL)"
+    engine.execute("CREATE OR REPLACE VIEW lake_versions AS SELECT * FROM (VALUES " + values +
+                   ") v(table_name, version, commit_time, committed_lsn) WHERE table_name IS NOT NULL")
