@@ -46,9 +46,9 @@ def simulate_orders(
 ) -> None:
     """Write realistic sales (Parts, Service, Mixed orders) plus updates and cancellations.
 
-    Each business operation is one transaction. Runs for --duration seconds or until --orders orders
-    were created (whichever comes first; with neither, until Ctrl-C), then reports orders/s,
-    transactions/s and row changes/s.
+    One transaction per business operation. Stops after --duration or --orders (with neither, at Ctrl-C).
+
+    Reports orders/s, transactions/s and row changes/s (rows inserted + updated + deleted).
     """
     c = context.get(ctx)
     dsn = c.pipeline().server_dsn()

@@ -65,6 +65,11 @@ class _Run:
             self._orders_left -= 1
             return True
 
+    def orders_exhausted(self) -> bool:
+        """True once every order of the quota is claimed: the run ends as those commit."""
+        with self._lock:
+            return self._orders_left is not None and self._orders_left <= 0
+
     def release_order(self) -> None:
         with self._lock:
             if self._orders_left is not None:
@@ -162,7 +167,7 @@ def _work(conn: Connection, seed: int, run: _Run) -> None:
     own = _OwnOrders(rng)
     try:
         with conn.cursor() as cur:
-            while not run.stop.is_set():
+            while not run.stop.is_set() and not run.orders_exhausted():
                 if not _choose(rng, run.mix, own)(cur, rng, run, own):
                     return
     except PgError as exc:
