@@ -1,0 +1,268 @@
+"""One table's changes, accumulated as raw PostgreSQL text and converted per batch into typed Arrow.
+
+``append`` is on the hot path of the change stream: it only stores the decoded tuple and a
+metadata tuple. All conversion happens in ``to_table``, once per column per batch, with the
+converters of ``typemap`` — the same ones the full load uses through ``append_text_rows``, so LOAD
+and CDC files share one schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from autocorp.capture.pgoutput import UNCHANGED, Relation
+from autocorp.capture.typemap import ColumnType, column_type
+from autocorp.errors import DecodeError
+
+COMMIT_TS_TYPE = pa.timestamp("us", tz="UTC")
+META_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("Op", pa.string()),
+    pa.field("_commit_ts", COMMIT_TS_TYPE),
+    pa.field("_lsn", pa.int64()),
+    pa.field("_seq", pa.int64()),
+    pa.field("_xid", pa.int64()),
+    pa.field("_unchanged", pa.list_(pa.string())),
+)
+REASON_KEY = "autocorp.string_reason."
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_ROW_OVERHEAD = 48
+_NBYTES_SAMPLE = 16  # nbytes measures every 16th row
+_OPS = pa.array(["I", "U", "D", "T"])
+_OP_CODES = {"I": 0, "U": 1, "D": 2, "T": 3}  # rough bytes per row for the metadata columns
+
+
+class _TextSegment:
+    """Rows given as Arrow text columns (the full load)."""
+
+    __slots__ = ("columns", "length", "op", "commit_ts", "lsn", "seq_start")
+
+    def __init__(self, columns: list[pa.Array], length: int, op: str, commit_ts: datetime, lsn: int,
+                 seq_start: int) -> None:
+        self.columns, self.length, self.op = columns, length, op
+        self.commit_ts, self.lsn, self.seq_start = commit_ts, lsn, seq_start
+
+    def meta(self) -> list[pa.Array]:
+        n = self.length
+        return [
+            pa.repeat(pa.scalar(self.op, pa.string()), n),
+            pa.repeat(pa.scalar(self.commit_ts, COMMIT_TS_TYPE), n),
+            pa.repeat(pa.scalar(self.lsn, pa.int64()), n),
+            pa.arange(self.seq_start, self.seq_start + n).cast(pa.int64()),
+            pa.nulls(n, pa.int64()),
+            pa.nulls(n, META_FIELDS[5].type),
+        ]
+
+
+class _RowSegment:
+    """Rows appended one by one from the change stream, kept as decoded bytes.
+
+    Op, commit time, LSN and xid change only between transactions (and op kinds), so they are kept
+    as runs: ``runs`` holds ``(first row, op, commit_ts, lsn, xid)`` per run.
+    """
+
+    __slots__ = ("rows", "seqs", "runs", "run_key", "unchanged", "maybe_unchanged")
+
+    def __init__(self) -> None:
+        self.rows: list[Sequence[bytes | None | object]] = []
+        self.seqs: list[int] = []
+        self.runs: list[tuple[int, str, datetime, int, int | None]] = []
+        self.run_key: tuple[str, int] | None = None
+        self.unchanged: dict[int, list[str]] = {}
+        self.maybe_unchanged = False
+
+    def columns(self, ncols: int) -> list[pa.Array]:
+        out = []
+        for col in zip(*self.rows, strict=False) if ncols else ():
+            if self.maybe_unchanged and UNCHANGED in col:
+                col = tuple(None if v is UNCHANGED else v for v in col)
+            out.append(pa.array(col, pa.binary()))
+        return out
+
+    def meta(self) -> list[pa.Array]:
+        n = len(self.rows)
+        starts, ops, stamps, lsns, xids = zip(*self.runs, strict=True)
+        lengths = np.diff(np.array([*starts, n], dtype=np.int64))
+        op_codes = np.repeat(np.array([_OP_CODES[op] for op in ops], dtype=np.int8), lengths)
+        xid_values = np.repeat(np.array([x or 0 for x in xids], dtype=np.int64), lengths)
+        xid_nulls = np.repeat(np.array([x is None for x in xids]), lengths)
+        unchanged = [self.unchanged.get(i) for i in range(n)] if self.unchanged else None
+        return [
+            _OPS.take(pa.array(op_codes)),
+            pa.array(np.repeat(np.array([_micros(ts) for ts in stamps], dtype=np.int64), lengths),
+                     pa.int64()).cast(COMMIT_TS_TYPE),
+            pa.array(np.repeat(np.array(lsns, dtype=np.int64), lengths)),
+            pa.array(self.seqs, pa.int64()),
+            pa.array(xid_values, mask=xid_nulls),
+            pa.nulls(n, META_FIELDS[5].type) if unchanged is None else pa.array(unchanged, META_FIELDS[5].type),
+        ]
+
+
+def _micros(ts: datetime) -> int:
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MICROSECOND
+
+
+class TableBatch:
+    """Accumulates one table's changes as raw bytes; converts per batch into typed Arrow arrays."""
+
+    def __init__(self, relation: Relation, key_columns: Sequence[str]) -> None:
+        self.relation = relation
+        self.key_columns = list(key_columns)
+        self._names = [c.name for c in relation.columns]
+        self._types: list[ColumnType] = [column_type(c) for c in relation.columns]
+        self._nulls = (None,) * len(self._names)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._segments: list[_RowSegment | _TextSegment] = []
+        self._current = _RowSegment()
+        self._count = 0
+        self._nbytes = 0
+        self._sized = 0  # rows of the current segment already counted in _nbytes
+
+    def append(self, op: str, commit_ts: datetime, lsn: int, seq: int, xid: int | None,
+               values: Sequence[bytes | None | object], unchanged: Sequence[str] | None = None) -> None:
+        """Add one change. ``values`` align with the relation's columns (empty for ``T``: all null).
+
+        ``UNCHANGED`` values are stored as null and their column names listed in ``_unchanged``.
+
+        Raises:
+            DecodeError: ``values`` does not have one entry per column of the relation.
+        """
+        cur = self._current
+        if len(values) != len(self._nulls):
+            if values:
+                raise DecodeError(
+                    f"{self.source}: a change has {len(values)} values but the relation has "
+                    f"{len(self._nulls)} columns; a Relation message was missed - restart capture")
+            values = self._nulls
+        if op == "U":
+            cur.maybe_unchanged = True
+            if unchanged is None and UNCHANGED in values:
+                unchanged = [n for n, v in zip(self._names, values, strict=True) if v is UNCHANGED]
+        if unchanged:
+            cur.unchanged[len(cur.rows)] = list(unchanged)
+        if cur.run_key != (op, lsn):
+            if op not in _OP_CODES:
+                raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
+            cur.run_key = (op, lsn)
+            cur.runs.append((len(cur.rows), op, commit_ts, lsn, xid))
+        cur.rows.append(values)
+        cur.seqs.append(seq)
+        self._count += 1
+
+    def append_text_rows(self, columns: dict[str, pa.Array | pa.ChunkedArray], op: str, commit_ts: datetime,
+                         lsn: int, seq_start: int) -> None:
+        """Add rows given as string/binary Arrow columns in PostgreSQL text format (the full load).
+
+        Missing columns are null; ``_seq`` runs from ``seq_start``; ``_xid`` and ``_unchanged`` are null.
+
+        Raises:
+            DecodeError: a column is not part of the relation or the columns differ in length.
+        """
+        unknown = set(columns) - set(self._names)
+        if unknown:
+            raise DecodeError(f"{self.source}: snapshot columns {sorted(unknown)} are not in the relation; "
+                              "the table changed during the load - run `autocorp capture --resync`")
+        arrays = {name: _binary(arr) for name, arr in columns.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) > 1:
+            raise DecodeError(f"{self.source}: snapshot columns differ in length ({sorted(lengths)})")
+        n = lengths.pop() if lengths else 0
+        if not n:
+            return
+        self._close_rows()
+        raw = [arrays[name] if name in arrays else pa.nulls(n, pa.binary()) for name in self._names]
+        self._segments.append(_TextSegment(raw, n, op, commit_ts, lsn, seq_start))
+        self._count += n
+        self._nbytes += sum(a.nbytes for a in raw) + n * _ROW_OVERHEAD
+
+    def _close_rows(self, account: bool = True) -> None:
+        if self._current.rows:
+            if account:
+                self.nbytes  # noqa: B018 - account the closed rows before they move
+            self._segments.append(self._current)
+            self._current = _RowSegment()
+            self._sized = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def source(self) -> str:
+        """``<schema>.<table>``."""
+        return f"{self.relation.schema}.{self.relation.table}"
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held by the pending rows (value bytes plus a per-row overhead)."""
+        rows = self._current.rows
+        if self._sized < len(rows):
+            new = rows[self._sized:]
+            sample = new[::_NBYTES_SAMPLE]
+            sampled = sum(len(v) for row in sample for v in row if type(v) is bytes)
+            self._nbytes += sampled * len(new) // len(sample) + len(new) * _ROW_OVERHEAD
+            self._sized = len(rows)
+        return self._nbytes
+
+    def _metadata(self, reasons: dict[str, str]) -> dict[str, str]:
+        meta = {"autocorp.primary_key": json.dumps(self.key_columns), "autocorp.source": self.source}
+        meta.update({REASON_KEY + name: reason for name, reason in reasons.items()})
+        return meta
+
+    def schema(self) -> pa.Schema:
+        """The nominal schema; a file may hold some columns as string (see its string_reason metadata)."""
+        fields = [pa.field(n, t.arrow_type) for n, t in zip(self._names, self._types, strict=True)]
+        reasons = {n: t.reason for n, t in zip(self._names, self._types, strict=True) if t.reason}
+        return pa.schema([*META_FIELDS, *fields], metadata=self._metadata(reasons))
+
+    def to_table(self) -> pa.Table:
+        """Convert every pending change into one typed table and empty the batch.
+
+        Raises:
+            DecodeError: a value is not valid text of its column's type.
+        """
+        self._close_rows(account=False)
+        segments = self._segments
+        self._reset()
+        if not segments:
+            return self.schema().empty_table()
+        metas = [seg.meta() for seg in segments]
+        raws = [seg.columns if isinstance(seg, _TextSegment) else seg.columns(len(self._names)) for seg in segments]
+        arrays = [_concat([m[i] for m in metas]) for i in range(len(META_FIELDS))]
+        fields = list(META_FIELDS)
+        reasons: dict[str, str] = {}
+        for i, (name, ctype) in enumerate(zip(self._names, self._types, strict=True)):
+            arr, reason = self._convert(name, ctype, _concat([r[i] for r in raws]))
+            reason = reason or ctype.reason
+            if reason:
+                reasons[name] = reason
+            arrays.append(arr)
+            fields.append(pa.field(name, arr.type))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=self._metadata(reasons)))
+
+    def _convert(self, name: str, ctype: ColumnType, raw: pa.Array) -> tuple[pa.Array, str | None]:
+        try:
+            return ctype.convert(raw)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+            raise DecodeError(f"{self.source}.{name}: cannot convert PostgreSQL text to {ctype.arrow_type}: "
+                              f"{exc}; the capture session must use TimeZone=UTC DateStyle=ISO "
+                              "IntervalStyle=iso_8601 bytea_output=hex") from None
+
+
+def _binary(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
+        arr = arr.cast(pa.large_binary()).cast(pa.binary())
+    return arr if arr.type == pa.binary() else arr.cast(pa.binary())
+
+
+def _concat(arrays: list[pa.Array]) -> pa.Array:
+    return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
