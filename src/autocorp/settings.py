@@ -72,6 +72,9 @@ class CurateSettings(BaseModel):
     merge_max_changes: int = 50_000
     retention_days: int = 7
     target_file_size: int = 128 * 1024 * 1024
+    batch_max_rows: int = 1_000_000
+    models: bool = True
+    models_dir: str = ""
 
 
 class QuerySettings(BaseModel):
