@@ -107,11 +107,13 @@ def test_burst_with_updates_and_deletes_keeps_every_amount_consistent(shop_db: s
     assert _rows_in_order_tables(shop_db) == report.inserts - report.deletes
 
 
-def test_orders_n_creates_exactly_n_and_the_report_matches_the_database(shop_db: str) -> None:
-    report = simulate(shop_db, orders=57, workers=3, update_share=0.2, delete_share=0.1, seed=11)
+@pytest.mark.parametrize(("n", "update_share", "delete_share"), [(57, 0.2, 0.1), (20, 0.85, 0.1)])
+def test_orders_n_creates_exactly_n_and_the_report_matches_the_database(
+        shop_db: str, n: int, update_share: float, delete_share: float) -> None:
+    report = simulate(shop_db, orders=n, workers=3, update_share=update_share, delete_share=delete_share, seed=11)
 
-    assert report.orders == 57
-    assert _scalar(shop_db, "SELECT count(*) FROM sales_order") == 57 - report.cancellations
+    assert report.orders == n
+    assert _scalar(shop_db, "SELECT count(*) FROM sales_order") == n - report.cancellations
     assert _rows_in_order_tables(shop_db) == report.inserts - report.deletes
     assert report.transactions == report.orders + report.payment_changes + report.quantity_changes \
         + report.cancellations

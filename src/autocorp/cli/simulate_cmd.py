@@ -62,6 +62,9 @@ def simulate_orders(
             progress=lambda r: live.update(_progress_line(r)),
         )
     emit(c, report, lambda: _render(report))
+    if report.target_rate and report.row_changes_per_s < 0.9 * report.target_rate:
+        err.print(f"[yellow]achieved {report.row_changes_per_s:,.0f} of the {report.target_rate:,.0f} row changes/s "
+                  "asked for: the database or this machine is the limit; try more --workers[/yellow]")
 
 
 def register(app: typer.Typer) -> None:
