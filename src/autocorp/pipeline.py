@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from autocorp.capture.runner import Capture, CaptureResult
+from autocorp.capture.status import CaptureStatus, capture_status
 from autocorp.errors import DatabaseUnavailable
 from autocorp.settings import Settings
 from autocorp.source import embedded, schema
@@ -76,3 +80,15 @@ class Pipeline:
 
     def db_stats(self) -> dict[str, int]:
         return schema.table_counts(self.server_dsn())
+
+    # -- capture (logical replication -> raw zone) ----------------------------------------------
+    def capture(self, *, follow: bool = False, until_caught_up: bool = True, resync: bool = False,
+                stop_event: threading.Event | None = None, progress: bool = False,
+                say: Callable[[str], None] | None = None) -> CaptureResult:
+        """Full load (first run) then stream changes into the raw zone; see ``Capture.run``."""
+        cap = Capture(self.settings, self.server_dsn(), progress=progress, say=say)
+        return cap.run(follow=follow, until_caught_up=until_caught_up, stop_event=stop_event, resync=resync)
+
+    def capture_status(self) -> CaptureStatus:
+        """The replication slot's health joined with the raw-zone checkpoint."""
+        return capture_status(self.settings, self.server_dsn())
