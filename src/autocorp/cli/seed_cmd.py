@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from autocorp.cli import context
 from autocorp.cli.output import emit, err, out, table
@@ -65,7 +65,7 @@ def load_cmd(
     seed = c.settings.source.seed if seed is None else seed
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=c.as_json) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(name: str, done: int, total: int) -> None:
             if name not in tasks:
@@ -87,8 +87,8 @@ def _warn_problems(report: LoadReport) -> None:
 
 
 def _render(report: LoadReport) -> None:
-    table(f"loaded from {report.data_dir}", ["table", "in file", "selected", "bad lines", "duplicates",
-                                             "inserted", "already present"],
+    table(f"loaded from {report.data_dir}", ["table", "in file", "chosen", "bad", "dup", "inserted", "present"],
           [(t.table, t.records, t.selected, t.bad_lines, t.duplicates, t.inserted, t.already_present)
            for t in report.tables])
-    out.print(f"loaded in {report.seconds:.1f} s")
+    out.print(f"loaded in {report.seconds:.1f} s (chosen: rows picked, customers by seeded sample; bad: malformed "
+              "lines skipped; dup: repeated keys skipped; present: already in the database)")

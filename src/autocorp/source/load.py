@@ -168,7 +168,9 @@ def _drop_unknown_refs(
     """Mappings must name a service and a part that exist (in the files just loaded or before)."""
     services = _column_values(cur, "SELECT serviceid FROM service")
     skus = _column_values(cur, "SELECT sku FROM auto_parts")
-    kept, kept_lines, unknown = [], [], []
+    kept: list[tuple[str, ...]] = []
+    kept_lines: list[int] = []
+    unknown: list[FileLine] = []
     for (serviceid, sku, quantity), line in zip(rows, lines, strict=True):
         if serviceid not in services:
             unknown.append(FileLine(str(sf.path), line, f"serviceid {serviceid} is in neither {SERVICES.name} "
