@@ -1,0 +1,104 @@
+"""pg_catalog shims so PostgreSQL clients (psql's backslash commands, BI tools) can browse the lake.
+
+DuckDB ships a partial ``pg_catalog``; what psql and drivers need beyond it lives in the ``pgshim`` schema,
+and ``rewrite`` sends ``pg_catalog.<name>`` references there. The lake's views are shown as tables
+(relkind ``r``): to a client they are the lake's tables.
+"""
+
+from __future__ import annotations
+
+import re
+
+from autocorp.query.engine import Engine
+
+SHIM_SCHEMA = "pgshim"
+_HIDDEN = "('_lake', 'pgshim')"
+
+# name -> SQL creating it inside the shim schema ({s} = schema)
+_SHIMS: dict[str, str] = {
+    "pg_table_is_visible": (
+        "CREATE OR REPLACE MACRO {s}.pg_table_is_visible(id) AS id IN (SELECT c.oid FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'main')"),
+    "pg_get_expr": "CREATE OR REPLACE MACRO {s}.pg_get_expr(e, r, p := false) AS NULL::VARCHAR",
+    "pg_relation_is_publishable": "CREATE OR REPLACE MACRO {s}.pg_relation_is_publishable(x) AS false",
+    "array_upper": "CREATE OR REPLACE MACRO {s}.array_upper(a, d) AS len(a)",
+    "pg_get_userbyid": "CREATE OR REPLACE MACRO {s}.pg_get_userbyid(id) AS 'lake'",
+    "pg_class": (
+        "CREATE OR REPLACE VIEW {s}.pg_class AS SELECT * REPLACE ("
+        "CASE WHEN relkind = 'v' THEN 'r' ELSE relkind END AS relkind, 0 AS relowner), "
+        "false AS relforcerowsecurity "
+        "FROM pg_catalog.pg_class WHERE relnamespace NOT IN "
+        f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN {_HIDDEN})"),
+    "pg_namespace": (
+        "CREATE OR REPLACE VIEW {s}.pg_namespace AS SELECT * FROM pg_catalog.pg_namespace "
+        f"WHERE nspname NOT IN {_HIDDEN}"),
+    "pg_tables": (
+        "CREATE OR REPLACE VIEW {s}.pg_tables AS SELECT n.nspname AS schemaname, c.relname AS tablename, "
+        "'lake' AS tableowner, NULL AS tablespace, false AS hasindexes, false AS hasrules, "
+        "false AS hastriggers, false AS rowsecurity FROM {s}.pg_class c JOIN {s}.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind = 'r'"),
+    "pg_roles": ("CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 0::BIGINT AS oid, 'lake' AS rolname, "
+                 "true AS rolsuper, true AS rolcanlogin"),
+    "pg_user": "CREATE OR REPLACE VIEW {s}.pg_user AS SELECT 'lake' AS usename, 0::BIGINT AS usesysid",
+    "pg_get_indexdef": "CREATE OR REPLACE MACRO {s}.pg_get_indexdef(a, b := 0, c := false) AS ''",
+    "pg_encoding_to_char": "CREATE OR REPLACE MACRO {s}.pg_encoding_to_char(e) AS 'UTF8'",
+    "version": "CREATE OR REPLACE MACRO {s}.version() AS 'PostgreSQL 15.0 (autocorp lake on DuckDB)'",
+    "pg_get_partkeydef": "CREATE OR REPLACE MACRO {s}.pg_get_partkeydef(x) AS NULL",
+    "pg_get_statisticsobjdef_columns": "CREATE OR REPLACE MACRO {s}.pg_get_statisticsobjdef_columns(x) AS NULL",
+}
+
+# catalogs the lake has nothing in: empty relations with the columns psql asks for
+_EMPTY: dict[str, str] = {
+    "pg_policy": "oid BIGINT, polname VARCHAR, polpermissive BOOLEAN, polroles BIGINT[], polqual VARCHAR, "
+                 "polwithcheck VARCHAR, polcmd VARCHAR, polrelid BIGINT",
+    "pg_statistic_ext": "oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxkeys INTEGER[], "
+                        "stxkind VARCHAR[], stxstattarget INTEGER, stxowner BIGINT",
+    "pg_publication": "oid BIGINT, pubname VARCHAR, puballtables BOOLEAN, pubinsert BOOLEAN, pubupdate BOOLEAN, "
+                      "pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN, pubowner BIGINT",
+    "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs INTEGER[]",
+    "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
+    "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
+    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgenabled VARCHAR, "
+                  "tgisinternal BOOLEAN, tgconstraint BIGINT",
+    "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, is_instead BOOLEAN",
+    "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
+    "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
+    "pg_event_trigger": "oid BIGINT, evtname VARCHAR, evtevent VARCHAR, evtenabled VARCHAR",
+    "pg_extension": "oid BIGINT, extname VARCHAR, extversion VARCHAR, extnamespace BIGINT",
+}
+_OPERATOR = re.compile(r'OPERATOR\s*\(\s*"?pg_catalog"?\s*\.\s*([^)\s]+)\s*\)', re.IGNORECASE)
+_COLLATE = re.compile(r'\s+COLLATE\s+"?pg_catalog"?\s*\.\s*"?default"?', re.IGNORECASE)
+_CAST_SCHEMA = re.compile(r'(::\s*|\bAS\s+)"?pg_catalog"?\s*\.\s*', re.IGNORECASE)
+_REG_CAST = re.compile(r'(::\s*|\bAS\s+)(regtype|regclass|regproc|regnamespace|regrole)\b', re.IGNORECASE)
+_QUALIFIED = re.compile(r'\b(?:"?pg_catalog"?)\s*\.\s*"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
+
+
+_builtin: set[str] = set()
+
+
+def install(engine: Engine) -> None:
+    """Create the shim schema and objects (idempotent)."""
+    engine.execute(f"CREATE SCHEMA IF NOT EXISTS {SHIM_SCHEMA}")
+    for sql in _SHIMS.values():
+        engine.execute(sql.format(s=SHIM_SCHEMA))
+    for name, cols in _EMPTY.items():
+        nulls = ", ".join(f"NULL::{typ} AS {col}" for col, typ in (c.strip().split(" ", 1) for c in cols.split(",")))
+        engine.execute(f"CREATE OR REPLACE VIEW {SHIM_SCHEMA}.{name} AS SELECT {nulls} WHERE false")
+    _builtin.update(r[0] for r in engine.rows(
+        "SELECT function_name FROM duckdb_functions() WHERE schema_name = 'pg_catalog' "
+        "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'pg_catalog'"))
+
+
+def rewrite(sql: str) -> str:
+    """Point ``pg_catalog.<name>`` at the shim for the names the shim provides."""
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1).lower()
+        if name in _SHIMS or name in _EMPTY:
+            return f"{SHIM_SCHEMA}.{name}"
+        return m.group(0) if name in _builtin else name  # a DuckDB built-in such as array_to_string
+
+    sql = _COLLATE.sub("", _OPERATOR.sub(r"\1", sql))
+    # psql's publication query indexes an array by a generate_series alias (a struct in DuckDB)
+    sql = re.sub(r"\bprattrs\s*\[\s*s\s*\]", "prattrs[s.generate_series]", sql, flags=re.IGNORECASE)
+    sql = _REG_CAST.sub(r"\1VARCHAR", _CAST_SCHEMA.sub(r"\1", sql))
+    return _QUALIFIED.sub(sub, sql)
