@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import date, datetime, time
@@ -35,8 +36,10 @@ def to_json(table: pa.Table) -> str:
 
 def to_csv(table: pa.Table) -> str:
     buf = io.BytesIO()
-    pacsv.write_csv(_csv_safe(table), buf)
-    return buf.getvalue().decode()
+    pacsv.write_csv(_csv_safe(table), buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\n").writerow(table.column_names)
+    return head.getvalue() + buf.getvalue().decode()
 
 
 def _csv_safe(table: pa.Table) -> pa.Table:
