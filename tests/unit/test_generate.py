@@ -210,3 +210,19 @@ def test_missing_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     path.write_bytes(MAPPING_HEADER.encode() + b"12345678,A,1\n12345678,\xff\xfe,1\n")
     with pytest.raises(DataFileError, match=r"service-parts\.csv:3: "):
         seedfiles.read_seed_file(path, seedfiles.SERVICE_PARTS)
+
+
+def test_many_bad_lines_are_all_counted(tmp_path: Path) -> None:
+    body = "".join(f"12345678,S{i},{'x' if i % 2 else '1'}\n" for i in range(3000))
+    path = _write(tmp_path / "service-parts.csv", MAPPING_HEADER + body)
+    with pytest.raises(DataFileError, match=r"service-parts\.csv:3: quantity 'x' .*\(1499 more bad lines\)"):
+        seedfiles.read_seed_file(path, seedfiles.SERVICE_PARTS)
+    sf = seedfiles.read_seed_file(path, seedfiles.SERVICE_PARTS, on_error="skip")
+    assert (sf.bad_count, sf.rows.num_rows, sf.records) == (1500, 1500, 3000)
+    assert set(sf.rows.column("quantity").to_pylist()) == {"1"}
+
+
+def test_generate_into_a_file_is_a_data_file_error(tmp_path: Path) -> None:
+    target = _write(tmp_path / "not-a-dir", "x")
+    with pytest.raises(DataFileError, match="choose a writable --out folder"):
+        generate(target, customers=10, orders=1)

@@ -116,7 +116,7 @@ def _load_table(cur: Any, sf: SeedFile, sample: int, seed: int, on_error: OnErro
         rows, lines, unknown = _drop_unknown_refs(cur, sf, rows, lines, on_error)
     inserted = _insert(cur, spec, rows, progress)
     problems = sorted([*sf.bad, *unknown, *dup], key=lambda p: p.line)
-    return TableLoad(spec.table, str(sf.path), sf.records, selected, len(sf.bad) + len(unknown),
+    return TableLoad(spec.table, str(sf.path), sf.records, selected, sf.bad_count + len(unknown),
                      len(dup), inserted, len(rows) - inserted, tuple(problems[:MAX_REPORTED]))
 
 

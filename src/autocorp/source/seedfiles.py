@@ -112,7 +112,8 @@ class SeedFile:
     rows: pa.Table
     lines: np.ndarray  # file line of each row in ``rows``
     records: int  # data records in the file, valid or not
-    bad: tuple[FileLine, ...]
+    bad: tuple[FileLine, ...]  # the malformed lines (at most ~1,000 per column are itemised)
+    bad_count: int = 0  # all malformed lines
 
 
 def sample_indices(n_rows: int, k: int, seed: int) -> np.ndarray:
@@ -140,12 +141,13 @@ def read_seed_file(path: Path, spec: FileSpec, *, on_error: OnError = "fail") ->
     blank = _blank_rows(table)
     valid, problems = _validate(path, spec, table, lines, blank)
     bad = sorted(broken + problems, key=lambda b: b.line)
+    bad_count = len(broken) + int((~valid).sum())
     if bad and on_error == "fail":
-        more = f" ({len(bad) - 1} more bad lines)" if len(bad) > 1 else ""
+        more = f" ({bad_count - 1} more bad lines)" if bad_count > 1 else ""
         raise DataFileError(f"{bad[0]}{more}; fix the file or load with --on-error skip to skip bad lines")
     keep = np.asarray(valid) & ~blank
     rows = table.select(spec.column_names).filter(pa.array(keep))
-    return SeedFile(path, spec, rows, lines[keep], table.num_rows + len(broken), tuple(bad))
+    return SeedFile(path, spec, rows, lines[keep], table.num_rows + len(broken), tuple(bad), bad_count)
 
 
 def _read_header(path: Path, spec: FileSpec) -> list[str]:
@@ -243,10 +245,7 @@ def _check(col: pa.ChunkedArray, kind: str) -> np.ndarray:
     if kind in _ENUMS:
         mask = pc.is_in(col, value_set=pa.array(_ENUMS[kind]))
     else:
-        pattern = _KINDS[kind][0]
-        if not pattern:
-            return np.ones(len(col), dtype=bool)
-        mask = pc.match_substring_regex(col, pattern)
+        mask = pc.match_substring_regex(col, _KINDS[kind][0])
     return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
