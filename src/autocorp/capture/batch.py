@@ -162,6 +162,9 @@ class TableBatch:
         """Add rows given as string/binary Arrow columns in PostgreSQL text format (the full load).
 
         Missing columns are null; ``_seq`` runs from ``seq_start``; ``_xid`` and ``_unchanged`` are null.
+        For ``COPY ... TO STDOUT (FORMAT csv)`` read with pyarrow.csv, read every column as string with
+        ``strings_can_be_null=True, quoted_strings_can_be_null=False``: PostgreSQL writes NULL as an
+        unquoted empty field and an empty string as ``""``.
 
         Raises:
             DecodeError: a column is not part of the relation or the columns differ in length.

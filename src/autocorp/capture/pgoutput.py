@@ -280,8 +280,30 @@ def _tuple_parser(ncols: int) -> Any:
     return parser
 
 
+_MAX_UNROLLED = 100  # wider tuples (or a corrupt count) use the loop below instead of generated code
+
+
+def _tuple_loop(buf: bytes, off: int, ncols: int) -> tuple[Tuple, int]:
+    values: list[Value] = []
+    for _ in range(ncols):
+        k = buf[off]
+        if k == 116:
+            end = off + 5 + _U32.unpack_from(buf, off + 1)[0]
+            values.append(buf[off + 5:end])
+            off = end
+        elif k == 110 or k == 117:
+            values.append(None if k == 110 else UNCHANGED)
+            off += 1
+        else:
+            raise _BadKind()
+    return tuple(values), off
+
+
 def _tuple_at(buf: bytes, off: int) -> tuple[Tuple, int]:
-    return _tuple_parser(_U16.unpack_from(buf, off)[0])(buf, off + 2)  # type: ignore[no-any-return]
+    ncols = _U16.unpack_from(buf, off)[0]
+    if ncols > _MAX_UNROLLED:
+        return _tuple_loop(buf, off + 2, ncols)
+    return _tuple_parser(ncols)(buf, off + 2)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- row messages (hot path)
