@@ -7,7 +7,7 @@ go through Python.
 
 Lossless policy (see docs/raw-zone.md "Types"): a type with no Arrow equivalent is stored as its
 text with a *static* reason; a batch holding a value its column's Arrow type cannot hold (numeric
-NaN, ``infinity`` dates/timestamps, timestamps beyond year 294246, ``24:00:00``) stores that column
+NaN, ``infinity`` dates/timestamps, timestamps after 294247-01-10, ``24:00:00``) stores that column
 as text in that one file, with a reason. Nothing is ever turned into NULL.
 """
 
