@@ -7,6 +7,7 @@ every text value pgoutput sends has one, lossless form.
 from __future__ import annotations
 
 import select
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2  # noqa: TID251 - this module is the capture stage's replication adapter
@@ -92,6 +93,14 @@ class ReplicationStream:
             return self._cur.read_message()
         except psycopg2.Error as exc:
             raise translate(exc, self.slot) from None
+
+    def read_fast(self) -> Callable[[], ReplicationMessage | None]:
+        """The raw ``read`` for the hot loop: errors must go through ``convert``."""
+        return self._cur.read_message  # type: ignore[no-any-return]
+
+    def convert(self, exc: Exception) -> Exception:
+        """Our error for an exception raised by ``read_fast``'s function (others pass unchanged)."""
+        return translate(exc, self.slot) if isinstance(exc, psycopg2.Error) else exc
 
     def wait(self, timeout: float) -> None:
         """Block until data may be readable or ``timeout`` seconds passed."""

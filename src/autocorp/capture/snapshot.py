@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,18 +104,28 @@ def load_table(dsn: str, snap: Snapshot, storage: Storage, pt: PublishedTable, f
         files = _LoadFiles(storage, pt, file_rows)
         batch = TableBatch(rel, pt.key_columns)
         rows = 0
-        try:
-            for chunk in _copy_chunks(cur, rel):
-                batch.append_text_rows(chunk, "I", snap.taken_at, snap.lsn, rows + 1)
-                rows += len(next(iter(chunk.values()))) if chunk else 0
-                if len(batch) >= ROW_GROUP_ROWS:
+        # Parquet encoding releases the GIL: one row group is written while the next is read
+        with ThreadPoolExecutor(1, thread_name_prefix="load-writer") as pool:
+            pending: Future[None] | None = None
+            try:
+                for chunk in _copy_chunks(cur, rel):
+                    batch.append_text_rows(chunk, "I", snap.taken_at, snap.lsn, rows + 1)
+                    rows += len(next(iter(chunk.values()))) if chunk else 0
+                    if len(batch) >= ROW_GROUP_ROWS:
+                        table = batch.to_table()
+                        if pending is not None:
+                            pending.result()
+                        pending = pool.submit(files.write, table)
+                    if on_rows is not None:
+                        on_rows(rows)
+                if pending is not None:
+                    pending.result()
+                if len(batch) or files.number == 0:
                     files.write(batch.to_table())
-                if on_rows is not None:
-                    on_rows(rows)
-            if len(batch) or files.number == 0:
-                files.write(batch.to_table())
-        finally:
-            files.close()
+            finally:
+                if pending is not None:
+                    pending.exception()
+                files.close()
         return LoadResult(pt.name, rows, files.number)
 
 
@@ -165,7 +176,8 @@ def _copy_chunks(cur: Any, rel: Relation) -> Iterator[dict[str, pa.Array]]:
 
     producer = threading.Thread(target=produce, name=f"copy-{rel.table}", daemon=True)
     producer.start()
-    source = io.FileIO(rfd, "rb")
+    # buffered: a raw pipe read returns at most 64 KiB, and pyarrow would make each read a batch
+    source = io.BufferedReader(io.FileIO(rfd, "rb"), _CSV_BLOCK)
     try:
         reader = pacsv.open_csv(
             source,

@@ -55,6 +55,9 @@ class ChangeStream:
         self._ts: datetime | None = None
         self._xid = 0
         self._seq = 0
+        self._stamp: tuple[datetime, int] | None = None
+        self._by_oid = buffers.by_oid
+        self._max_rows = cfg.flush_max_rows
         self._last_commit: tuple[int, int, datetime] | None = None
         self._sent = 0
         self._fed_at = 0.0
@@ -79,10 +82,14 @@ class ChangeStream:
         """
         stop = stop or threading.Event()
         self._until = until_lsn
-        read, decode, handlers = self.repl.read, pg.decode, self._handlers
+        decode, handlers = pg.decode, self._handlers
+        read = self.repl.read_fast()
         count = 0
         while not self._stop_now:
-            msg = read()
+            try:
+                msg = read()
+            except Exception as exc:  # noqa: BLE001 - the adapter names and converts it
+                raise self.repl.convert(exc) from None
             if msg is not None:
                 m = decode(msg.payload)
                 handlers[type(m)](m)
@@ -115,7 +122,8 @@ class ChangeStream:
         now = time.monotonic()
         if self._in_txn:
             return False
-        if self.buffers.pending and now - self.buffers.first_at >= self.cfg.flush_interval_s:
+        first = self.buffers.first_at
+        if first is not None and now - first >= self.cfg.flush_interval_s:
             self._flush()
         if now - self._active_at >= self.cfg.heartbeat_s and now - self._beat_at >= self.cfg.heartbeat_s:
             self._beat_at = now
@@ -162,6 +170,7 @@ class ChangeStream:
     def _begin(self, m: pg.Begin) -> None:
         self._in_txn = True
         self._lsn, self._ts, self._xid, self._seq = m.final_lsn, m.commit_ts, m.xid, 0
+        self._stamp = (m.commit_ts, m.final_lsn)
         self._skip = m.final_lsn <= self._skip_upto
         self._active_at = time.monotonic()
 
@@ -172,11 +181,14 @@ class ChangeStream:
             self._skip = False
             return
         self.stats.transactions += 1
+        self.stats.changes += self._seq
         self._last_commit = (m.commit_lsn, m.end_lsn, m.commit_ts)
         self.stats.last_commit_ts = m.commit_ts
         b = self.buffers
-        if b.parts_open or b.pending >= self.cfg.flush_max_rows or \
-                (b.pending and time.monotonic() - b.first_at >= self.cfg.flush_interval_s):
+        if self._seq:
+            b.committed_rows()
+        if b.parts_open or (b.first_at is not None and time.monotonic() - b.first_at >= self.cfg.flush_interval_s) \
+                or b.pending >= self.cfg.flush_max_rows:
             self._flush()
         if self._until is not None and m.end_lsn >= self._until:
             self._stop_now = True
@@ -189,24 +201,25 @@ class ChangeStream:
     def _add(self, buf: TableBuffer, op: str, values: pg.Tuple) -> None:
         self._seq += 1
         buf.batch.append(op, self._ts, self._lsn, self._seq, self._xid, values)
+        buf.last = self._stamp
         buf.rows += 1
-        buf.last = (self._ts, self._lsn)  # type: ignore[assignment]
-        self.buffers.note_rows()
-        self.stats.changes += 1
-        if buf.rows >= self.cfg.flush_max_rows:
-            self.buffers.spill(buf, (self._ts, self._lsn), self._keepalive)  # type: ignore[arg-type]
+        if buf.rows >= self._max_rows:
+            self.buffers.spill(buf, self._stamp, self._keepalive)  # type: ignore[arg-type]
 
     def _insert(self, m: pg.Insert) -> None:
-        if not self._skip:
-            buf = self.buffers.by_oid[m.relid]
-            if buf is not None:
-                self._add(buf, "I", m.new)
+        buf = self._by_oid[m.relid]
+        if buf is None or self._skip:
+            return
+        self._seq = seq = self._seq + 1
+        buf.batch.append("I", self._ts, self._lsn, seq, self._xid, m.new)
+        buf.last = self._stamp
+        buf.rows += 1
+        if buf.rows >= self._max_rows:
+            self.buffers.spill(buf, self._stamp, self._keepalive)  # type: ignore[arg-type]
 
     def _update(self, m: pg.Update) -> None:
-        if self._skip:
-            return
-        buf = self.buffers.by_oid[m.relid]
-        if buf is None:
+        buf = self._by_oid[m.relid]
+        if buf is None or self._skip:
             return
         new = m.new
         if m.old_kind == "O":
@@ -217,16 +230,15 @@ class ChangeStream:
         self._add(buf, "U", new)
 
     def _delete(self, m: pg.Delete) -> None:
-        if not self._skip:
-            buf = self.buffers.by_oid[m.relid]
-            if buf is not None:
-                self._add(buf, "D", m.old)
+        buf = self._by_oid[m.relid]
+        if buf is not None and not self._skip:
+            self._add(buf, "D", m.old)
 
     def _truncate(self, m: pg.Truncate) -> None:
         if self._skip:
             return
         for relid in m.relids:
-            buf = self.buffers.by_oid.get(relid)
+            buf = self._by_oid.get(relid)
             if buf is not None:
                 self._add(buf, "T", ())
 

@@ -92,8 +92,7 @@ class TableBuffers:
         self.max_rows = max_rows
         self.on_problem = on_problem
         self.by_oid: dict[int, TableBuffer | None] = {}
-        self.pending = 0  # rows buffered, all tables
-        self.first_at = 0.0  # monotonic time the oldest pending row arrived
+        self.first_at: float | None = None  # monotonic time the oldest pending row was committed
         self.parts_open: set[tuple[str, str]] = set()
         self._history: dict[tuple[str, str], dict | None] = {}
         self._reported: set[str] = set()
@@ -128,21 +127,24 @@ class TableBuffers:
         rel_path = f"{layout.schema_history_dir(*key)}/{lsn:016X}.json"
         self.writer.write_bytes(rel_path, json.dumps(record, indent=1).encode(), keepalive)
 
-    def note_rows(self, n: int = 1) -> None:
-        if not self.pending:
+    @property
+    def pending(self) -> int:
+        """Rows buffered in memory, all tables."""
+        return sum(b.rows for b in self.by_oid.values() if b is not None)
+
+    def committed_rows(self) -> None:
+        """A transaction with changes committed: start the flush timer if it is not running."""
+        if self.first_at is None:
             self.first_at = time.monotonic()
-        self.pending += n
 
     def spill(self, buf: TableBuffer, txn: Stamp, keepalive: Keepalive) -> None:
         """Stream a big buffer into the table's open part file named by the current transaction."""
-        self.pending -= buf.rows
         self.parts_open.add(buf.key)
         self.writer.append_part(buf.key, txn, buf.take(), keepalive)
 
     def _flush_one(self, buf: TableBuffer, keepalive: Keepalive) -> None:
         if buf.rows or buf.key in self.parts_open:
             assert buf.last is not None
-            self.pending -= buf.rows
             self.parts_open.discard(buf.key)
             self.writer.write_file(buf.key, buf.last, buf.take(), keepalive)
 
@@ -151,4 +153,4 @@ class TableBuffers:
         for buf in self.by_oid.values():
             if buf is not None:
                 self._flush_one(buf, keepalive)
-        self.pending = 0
+        self.first_at = None
