@@ -193,3 +193,24 @@ def test_idle_database_does_not_pin_wal_and_status_reports(cap: tuple[str, Setti
     assert not st.active and st.load_complete and st.retained_wal_bytes is not None and st.lag_bytes is not None
     assert query(dsn, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
                  (settings.slot_name,)) == [(1,)]
+
+
+def test_cli_capture_and_status_json(cap: tuple[str, Settings]) -> None:
+    from typer.testing import CliRunner
+
+    from autocorp.cli.main import app
+    from autocorp.source.connect import dsn_param
+
+    dsn, settings = cap
+    execute(dsn, "CREATE TABLE c (id int PRIMARY KEY)", "INSERT INTO c VALUES (1), (2)")
+    env = {"AUTOCORP_SOURCE__DSN": dsn, "AUTOCORP_SOURCE__DATABASE": dsn_param(dsn, "dbname") or "",
+           "AUTOCORP_LAKE__ROOT": settings.lake_root, "AUTOCORP_CAPTURE__SLOT": settings.slot_name,
+           "AUTOCORP_CAPTURE__PUBLICATION": settings.publication_name}
+    run = CliRunner().invoke(app, ["--json", "capture", "--until-caught-up"], env=env)
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["loaded"] == [{"table": "public.c", "rows": 2, "files": 1}]
+    status = CliRunner().invoke(app, ["capture", "status", "--json"], env=env)
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert data["exists"] and data["healthy"] and data["load_complete"] and data["tables"] == ["public.c"]
+    assert data["wal_status"] == "reserved" and data["retained_wal_bytes"] >= 0 and data["lag_bytes"] >= 0
