@@ -1,6 +1,7 @@
 """Decoder benchmark (issue 3): pgoutput decode, and decode + TableBatch + to_table, on one core.
 
     .venv/bin/python bench/decode.py                 # 20k real changes, replayed to 300k
+    .venv/bin/python bench/decode.py --txn-rows 1           # one insert per transaction
     .venv/bin/python bench/decode.py --changes 500000 --dsn postgresql://postgres@127.0.0.1:5432/x
 
 Captures real pgoutput messages for a sales_order-like table (9 columns: bigint, timestamptz,
@@ -65,9 +66,9 @@ def database(dsn: str | None) -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def capture(dsn: str, rows: int) -> tuple[list[bytes], float]:
-    """Make ``rows`` inserts + rows/5 updates + rows/10 deletes; return their pgoutput messages and the
-    server-side pgoutput rate (changes/s of a peek of the same slot)."""
+def capture(dsn: str, rows: int, txn_rows: int) -> tuple[list[bytes], float]:
+    """Make ``rows`` inserts (``txn_rows`` per transaction) + rows/5 updates + rows/10 deletes; return their
+    pgoutput messages and the server-side pgoutput rate (changes/s of a peek of the same slot)."""
     slot = f"bench_{uuid.uuid4().hex[:8]}"
     with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_sales_order; DROP PUBLICATION IF EXISTS bench_p")
@@ -75,8 +76,8 @@ def capture(dsn: str, rows: int) -> tuple[list[bytes], float]:
         cur.execute("CREATE PUBLICATION bench_p FOR TABLE bench_sales_order")
         cur.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
         cur.execute("SET synchronous_commit = on")  # the SQL functions read flushed WAL only
-        for lo in range(1, rows + 1, 1000):
-            cur.execute(INSERT, (lo, min(rows, lo + 999)))
+        for lo in range(1, rows + 1, txn_rows):
+            cur.execute(INSERT, (lo, min(rows, lo + txn_rows - 1)))
         cur.execute("UPDATE bench_sales_order SET updated_at = clock_timestamp(), total_amount = total_amount + 1 "
                     "WHERE order_id % 5 = 0")
         cur.execute("DELETE FROM bench_sales_order WHERE order_id % 10 = 1")
@@ -143,10 +144,11 @@ def main() -> None:
     parser.add_argument("--dsn", help="database to use (default: a throwaway embedded cluster)")
     parser.add_argument("--rows", type=int, default=15_000, help="rows inserted to capture real messages")
     parser.add_argument("--changes", type=int, default=300_000, help="changes replayed per timed run")
+    parser.add_argument("--txn-rows", type=int, default=1000, help="inserted rows per transaction")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with database(args.dsn) as dsn:
-        captured, server_rate = capture(dsn, args.rows)
+        captured, server_rate = capture(dsn, args.rows, args.txn_rows)
     real = sum(1 for m in captured if m[:1] in (b"I", b"U", b"D"))
     relation = next(m for m in captured if m[:1] == b"R")
     body = [m for m in captured if m[:1] != b"R"]

@@ -375,8 +375,17 @@ def _checked_row(buf: bytes) -> Insert | Update | Delete:
 
 # --------------------------------------------------------------------------- other messages
 
+_last_ts: tuple[int, datetime] = (0, PG_EPOCH)  # a Commit repeats its Begin's time: convert it once
+
+
 def _ts(pg_micros: int) -> datetime:
-    return PG_EPOCH + timedelta(microseconds=pg_micros)
+    global _last_ts
+    last = _last_ts  # one read: safe if two threads decode
+    if last[0] == pg_micros:
+        return last[1]
+    ts = PG_EPOCH + timedelta(0, 0, pg_micros)
+    _last_ts = (pg_micros, ts)
+    return ts
 
 
 def _begin(buf: bytes) -> Begin:
@@ -443,8 +452,9 @@ def _message(buf: bytes) -> LogicalMessage:
     return LogicalMessage(prefix, content, bool(flags & 1), lsn)
 
 
-_ROW: Final = {73: _insert, 85: _update, 68: _delete}
-_OTHER: Final = {66: _begin, 67: _commit, 82: _relation, 89: _type, 79: _origin, 84: _truncate, 77: _message}
+_HANDLERS: Final = {73: _insert, 85: _update, 68: _delete, 66: _begin, 67: _commit, 82: _relation, 89: _type,
+                    79: _origin, 84: _truncate, 77: _message}
+_ROW_KINDS: Final = frozenset((73, 85, 68))
 
 
 def decode(buf: bytes | memoryview | bytearray) -> Message:
@@ -458,18 +468,15 @@ def decode(buf: bytes | memoryview | bytearray) -> Message:
         buf = bytes(buf)
     if not buf:
         raise DecodeError("cannot decode an empty pgoutput message: the stream is corrupt - restart capture")
-    kind = buf[0]
-    row = _ROW.get(kind)
-    if row is not None:
-        try:
-            return row(buf)  # type: ignore[no-any-return]
-        except (_BadKind, IndexError, struct.error):
-            return _diagnose(buf)
-    other = _OTHER.get(kind)
-    if other is None:
+    handler = _HANDLERS.get(buf[0])
+    if handler is None:
         raise _error(buf, "unknown message type (only protocol version 1 without streaming is supported)", 0)
     try:
-        return other(buf)  # type: ignore[no-any-return]
+        return handler(buf)  # type: ignore[no-any-return]
+    except (_BadKind, IndexError, struct.error):
+        if buf[0] not in _ROW_KINDS:
+            raise
+        return _diagnose(buf)
     except _Malformed as exc:
         raise _error(buf, exc.problem, exc.offset) from None
 
