@@ -35,8 +35,8 @@ Change = tuple  # ("I"|"U"|"D"|"T", {column: value}) or ("U", {...}, [unchanged 
 class RawZone:
     """Writes LOAD files, CDC files and the checkpoint the way capture does."""
 
-    def __init__(self, root: Path, slot: str = SLOT) -> None:
-        self.storage = Storage(str(root))
+    def __init__(self, root: Path | None, slot: str = SLOT, storage: Storage | None = None) -> None:
+        self.storage = storage or Storage(str(root))
         self.slot = slot
         self.lsn = 0x1000000
         self.t0 = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
