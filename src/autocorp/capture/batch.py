@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -87,7 +88,7 @@ class _RowSegment:
     def meta(self) -> list[pa.Array]:
         n = len(self.rows)
         starts, ops, stamps, lsns, xids = zip(*self.runs, strict=True)
-        lengths = np.diff(np.array([*starts, n], dtype=np.int64))
+        lengths: Any = np.diff(np.array([*starts, n], dtype=np.int64))
         op_codes = np.repeat(np.array([_OP_CODES[op] for op in ops], dtype=np.int8), lengths)
         xid_values = np.repeat(np.array([x or 0 for x in xids], dtype=np.int64), lengths)
         xid_nulls = np.repeat(np.array([x is None for x in xids]), lengths)

@@ -13,6 +13,7 @@ checked reader that names the problem and its offset in a ``DecodeError``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -452,8 +453,10 @@ def _message(buf: bytes) -> LogicalMessage:
     return LogicalMessage(prefix, content, bool(flags & 1), lsn)
 
 
-_HANDLERS: Final = {73: _insert, 85: _update, 68: _delete, 66: _begin, 67: _commit, 82: _relation, 89: _type,
-                    79: _origin, 84: _truncate, 77: _message}
+_HANDLERS: Final[dict[int, Callable[[bytes], Message]]] = {
+    73: _insert, 85: _update, 68: _delete, 66: _begin, 67: _commit, 82: _relation, 89: _type, 79: _origin,
+    84: _truncate, 77: _message,
+}
 _ROW_KINDS: Final = frozenset((73, 85, 68))
 
 
@@ -472,7 +475,7 @@ def decode(buf: bytes | memoryview | bytearray) -> Message:
     if handler is None:
         raise _error(buf, "unknown message type (only protocol version 1 without streaming is supported)", 0)
     try:
-        return handler(buf)  # type: ignore[no-any-return]
+        return handler(buf)
     except (_BadKind, IndexError, struct.error):
         if buf[0] not in _ROW_KINDS:
             raise
