@@ -219,3 +219,12 @@ def test_array_literals_with_quotes_escapes_and_bounds() -> None:
     parsed = typemap.parse_arrays(['{"a\\"b","c\\\\d",NULL,"NULL",""}', None, "{}", "{1,2}"])
     assert parsed == ([0, 5, 5, 5, 7], ['a"b', "c\\d", None, "NULL", "", "1", "2"])
     assert typemap.parse_arrays(["{{1,2},{3,4}}"]) is None and typemap.parse_arrays(["[0:1]={1,2}"]) is None
+
+
+def test_unchanged_values_are_null_with_names_listed_for_any_op_but_insert() -> None:
+    batch = TableBatch(orders(), ["id"])
+    batch.append("U", TS, 1, 0, 1, (b"1", UNCHANGED, None, None, UNCHANGED, None, None), unchanged=["name", "tags"])
+    batch.append("D", TS, 1, 1, 1, (b"1", UNCHANGED, None, None, None, None, None))
+    table = batch.to_table()
+    assert table["_unchanged"].to_pylist() == [["name", "tags"], None]
+    assert table["name"].to_pylist() == [None, None] and table["tags"].to_pylist() == [None, None]

@@ -143,9 +143,9 @@ class TableBatch:
                     f"{self.source}: a change has {len(values)} values but the relation has "
                     f"{len(self._nulls)} columns; a Relation message was missed - restart capture")
             values = self._nulls
-        if op == "U":
+        if op != "I":
             cur.maybe_unchanged = True
-            if unchanged is None and UNCHANGED in values:
+            if unchanged is None and op == "U" and UNCHANGED in values:
                 unchanged = [n for n, v in zip(self._names, values, strict=True) if v is UNCHANGED]
         if unchanged:
             cur.unchanged[len(cur.rows)] = list(unchanged)
