@@ -34,8 +34,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _ROW_OVERHEAD = 48
 _NBYTES_SAMPLE = 16  # nbytes measures every 16th row
-_OPS = pa.array(["I", "U", "D", "T"])
-_OP_CODES = {"I": 0, "U": 1, "D": 2, "T": 3}  # rough bytes per row for the metadata columns
+_OP_KINDS = frozenset("IUDT")  # rough bytes per row for the metadata columns
 
 
 class _TextSegment:
@@ -88,18 +87,16 @@ class _RowSegment:
     def meta(self) -> list[pa.Array]:
         n = len(self.rows)
         starts, ops, stamps, lsns, xids = zip(*self.runs, strict=True)
-        lengths: Any = np.diff(np.array([*starts, n], dtype=np.int64))
-        op_codes = np.repeat(np.array([_OP_CODES[op] for op in ops], dtype=np.int8), lengths)
-        xid_values = np.repeat(np.array([x or 0 for x in xids], dtype=np.int64), lengths)
-        xid_nulls = np.repeat(np.array([x is None for x in xids]), lengths)
+        per_run = [pa.array(ops, pa.string()), pa.array([_micros(ts) for ts in stamps], pa.int64()),
+                   pa.array(lsns, pa.int64()), pa.array(xids, pa.int64())]
+        if len(starts) < n:  # expand runs to rows
+            lengths: Any = np.diff(np.array([*starts, n], dtype=np.int64))
+            index = pa.array(np.repeat(np.arange(len(starts), dtype=np.int32), lengths))
+            per_run = [arr.take(index) for arr in per_run]
+        op, micros, lsn, xid = per_run
         unchanged = [self.unchanged.get(i) for i in range(n)] if self.unchanged else None
         return [
-            _OPS.take(pa.array(op_codes)),
-            pa.array(np.repeat(np.array([_micros(ts) for ts in stamps], dtype=np.int64), lengths),
-                     pa.int64()).cast(COMMIT_TS_TYPE),
-            pa.array(np.repeat(np.array(lsns, dtype=np.int64), lengths)),
-            pa.array(self.seqs, pa.int64()),
-            pa.array(xid_values, mask=xid_nulls),
+            op, micros.cast(COMMIT_TS_TYPE), lsn, pa.array(self.seqs, pa.int64()), xid,
             pa.nulls(n, META_FIELDS[5].type) if unchanged is None else pa.array(unchanged, META_FIELDS[5].type),
         ]
 
@@ -150,7 +147,7 @@ class TableBatch:
         if unchanged:
             cur.unchanged[len(cur.rows)] = list(unchanged)
         if cur.run_key != (op, lsn):
-            if op not in _OP_CODES:
+            if op not in _OP_KINDS:
                 raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
             cur.run_key = (op, lsn)
             cur.runs.append((len(cur.rows), op, commit_ts, lsn, xid))
