@@ -5,10 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from autocorp.capture.runner import Capture, CaptureResult
 from autocorp.capture.status import CaptureStatus, capture_status
+from autocorp.curate.rawfiles import read_checkpoint as read_raw_checkpoint
+from autocorp.curate.report import CurateReport
+from autocorp.curate.runner import Curate
+from autocorp.curate.state import TableState, last_run, table_state
 from autocorp.errors import DatabaseUnavailable
+from autocorp.lake import layout
+from autocorp.lake.storage import S3Options, Storage
 from autocorp.settings import Settings
 from autocorp.source import embedded, schema
 from autocorp.source.connect import connection, mask_dsn, with_database
@@ -92,3 +100,61 @@ class Pipeline:
     def capture_status(self) -> CaptureStatus:
         """The replication slot's health joined with the raw-zone checkpoint."""
         return capture_status(self.settings, self.server_dsn())
+
+    # -- curate + status ---------------------------------------------------------------------
+    def curate(self, optimize: bool = False, build_models: bool | None = None) -> CurateReport:
+        """Merge every committed raw change into the curated Delta tables (see ``Curate.run_once``)."""
+        return Curate(self.settings).run_once(optimize=optimize, build_models=build_models)
+
+    def status(self) -> LakeStatus:
+        """Per table: Delta version, rows, committed LSN, lag behind the source, last run.
+
+        Raises:
+            DatabaseUnavailable: the source cannot be reached.
+        """
+        cap = self.capture_status()
+        storage = lake_storage(self.settings)
+        ckpt = read_raw_checkpoint(storage, self.settings.slot_name)
+        current = layout.lsn_to_int(cap.current_wal_lsn) if cap.current_wal_lsn else None
+        tables = []
+        if ckpt is not None:
+            for name in ckpt.tables:
+                st = table_state(storage, self.settings.slot_name, name, ckpt)
+                tables.append(TableLag(st, _lag_bytes(st, current, cap.lag_bytes), _lag_seconds(st, cap.lag_seconds)))
+        return LakeStatus(cap, tables, last_run(storage))
+
+
+@dataclass(frozen=True)
+class TableLag:
+    """A curated table's state plus how far it is behind the source."""
+
+    state: TableState
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class LakeStatus:
+    capture: CaptureStatus
+    tables: list[TableLag]
+    last_run: dict[str, Any] | None
+
+
+def lake_storage(settings: Settings) -> Storage:
+    """The lake of ``settings`` (local folder or s3://)."""
+    return Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
+
+
+def _lag_bytes(st: TableState, current: int | None, capture_lag: int | None) -> int | None:
+    """WAL behind the source: from the table's LSN when raw changes wait for it, else capture's own lag."""
+    if st.pending_files and current is not None and st.lsn is not None:
+        return max(current - st.lsn, 0)
+    return capture_lag
+
+
+def _lag_seconds(st: TableState, capture_lag: float | None) -> float | None:
+    """Age of the oldest source change the table lacks: in the raw zone, else still in PostgreSQL."""
+    if st.oldest_pending is not None:
+        age = datetime.now(UTC) - datetime.fromisoformat(st.oldest_pending)
+        return round(max(age.total_seconds(), 0.0), 3)
+    return capture_lag

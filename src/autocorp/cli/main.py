@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from autocorp.cli import capture_cmd, curate_cmd, db, query_cmd, source
+from autocorp.cli import capture_cmd, curate_cmd, db, query_cmd, source, status_cmd
 from autocorp.cli.context import Context
 from autocorp.cli.output import err
 from autocorp.errors import AutocorpError
@@ -25,6 +25,7 @@ app.add_typer(source.app, name="source")
 capture_cmd.register(app)
 curate_cmd.register(app)
 query_cmd.register(app)
+status_cmd.register(app)
 
 _debug = False
 

@@ -30,6 +30,7 @@ from autocorp.curate.rawfiles import (
     table_columns,
 )
 from autocorp.curate.report import CurateReport, TableReport
+from autocorp.curate.state import record_run
 from autocorp.errors import AutocorpError, CurateConflict, CurateError
 from autocorp.lake import layout
 from autocorp.lake.storage import S3Options, Storage
@@ -75,6 +76,7 @@ class Curate:
             names = [r.table for r in report.tables if r.version is not None]
             report.maintenance = maintain.maintain_tables(self.storage, names, self.settings.curate)
         report.seconds = round(time.monotonic() - t0, 3)
+        record_run(self.storage, report)
         return report
 
     def table_lsn(self, table: str) -> int | None:
