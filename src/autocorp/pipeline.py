@@ -1,10 +1,11 @@
-"""The one place that wires the stages together: a facade the CLI and tests call."""
+"""The one place that wires the stages together: a facade the CLI and tests call, and `autocorp run`."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,6 +102,11 @@ class Pipeline:
         """The replication slot's health joined with the raw-zone checkpoint."""
         return capture_status(self.settings, self.server_dsn())
 
+    def run(self, stop: threading.Event, on_tick: Callable[[RunTick], None] | None = None,
+            say: Callable[[str], None] | None = None) -> RunTick:
+        """Capture and curate together until ``stop`` is set (see ``run_pipeline``)."""
+        return run_pipeline(self.settings, self.server_dsn(), stop, on_tick, say)
+
     # -- curate + status ---------------------------------------------------------------------
     def curate(self, optimize: bool = False, build_models: bool | None = None) -> CurateReport:
         """Merge every committed raw change into the curated Delta tables (see ``Curate.run_once``)."""
@@ -158,3 +164,84 @@ def _lag_seconds(st: TableState, capture_lag: float | None) -> float | None:
         age = datetime.now(UTC) - datetime.fromisoformat(st.oldest_pending)
         return round(max(age.total_seconds(), 0.0), 3)
     return capture_lag
+
+
+# -- `autocorp run`: capture and curate together in one process ------------------------------
+@dataclass
+class RunTick:
+    """What `autocorp run` shows on its status line."""
+
+    elapsed_s: float = 0.0
+    captured: int = 0
+    changes_per_s: float = 0.0
+    merges: int = 0
+    merged: int = 0
+    last_report: CurateReport | None = None
+    tables: list[TableState] = field(default_factory=list)  # refreshed every few seconds
+    failed: dict[str, str] = field(default_factory=dict)  # table -> error of the latest merge
+
+
+def run_pipeline(settings: Settings, dsn: str, stop: threading.Event,
+                 on_tick: Callable[[RunTick], None] | None = None,
+                 say: Callable[[str], None] | None = None) -> RunTick:
+    """Run capture + curate until ``stop`` is set; returns the final tick.
+
+    Capture streams in a worker thread; this thread merges whenever ``curate.merge_interval_s``
+    passed or ``curate.merge_max_changes`` changes were captured since the last merge. On stop,
+    capture flushes and checkpoints, then one last merge brings every table to the checkpoint.
+
+    Raises:
+        The capture worker's error (SlotLostError, CaptureError, ...), after the last merge.
+    """
+    cfg = settings.curate
+    cap = Capture(settings, dsn, say=say)
+    failure: list[BaseException] = []
+
+    def capture_worker() -> None:
+        try:
+            cap.run(follow=True, stop_event=stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            failure.append(exc)
+            stop.set()
+
+    worker = threading.Thread(target=capture_worker, name="autocorp-capture", daemon=True)
+    worker.start()
+    cur = Curate(settings)
+    tick = RunTick()
+    t0 = last_merge = last_look = time.monotonic()
+    last_models = 0.0
+    seen = 0
+    while not stop.wait(0.25):
+        now = time.monotonic()
+        captured = cap.live.changes if cap.live else 0
+        tick.changes_per_s = (captured - tick.captured) / max(now - t0 - tick.elapsed_s, 1e-6)
+        tick.captured, tick.elapsed_s = captured, now - t0
+        if now - last_merge >= cfg.merge_interval_s or captured - seen >= cfg.merge_max_changes:
+            models = cfg.models and now - last_models >= cfg.models_interval_s
+            _merge(cur, tick, build_models=models)
+            seen, last_merge = captured, time.monotonic()
+            last_models = last_merge if models else last_models
+        if on_tick:
+            if now - last_look >= 2.0:
+                tick.tables, last_look = _table_states(cur), now
+            on_tick(tick)
+    worker.join()
+    tick.captured = cap.live.changes if cap.live else tick.captured
+    _merge(cur, tick, build_models=cfg.models)
+    tick.tables = _table_states(cur)
+    if failure:
+        raise failure[0]
+    return tick
+
+
+def _merge(cur: Curate, tick: RunTick, build_models: bool) -> None:
+    report = cur.run_once(build_models=build_models)
+    tick.merges += 1
+    tick.merged += report.changes
+    tick.last_report = report
+    tick.failed = {t.table: t.error for t in report.tables if t.error}
+
+
+def _table_states(cur: Curate) -> list[TableState]:
+    ckpt = read_raw_checkpoint(cur.storage, cur.pipeline)
+    return [table_state(cur.storage, cur.pipeline, name, ckpt) for name in ckpt.tables] if ckpt else []

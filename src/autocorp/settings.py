@@ -75,6 +75,7 @@ class CurateSettings(BaseModel):
     batch_max_rows: int = 1_000_000
     models: bool = True
     models_dir: str = ""
+    models_interval_s: float = 30.0  # `autocorp run` rebuilds models at most this often
 
 
 class QuerySettings(BaseModel):

@@ -48,6 +48,7 @@ class Capture:
         self.storage = Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
         self.progress = progress
         self.say = say or log.info
+        self.live: StreamStats | None = None  # the running stream's counters (read by `autocorp run`)
 
     # -- public API -------------------------------------------------------------------
     def run(self, follow: bool = False, until_caught_up: bool = True, stop_event: threading.Event | None = None,
@@ -169,6 +170,7 @@ class Capture:
             buffers = TableBuffers(self.storage, writer, {t.name: t for t in published}, self.cfg.flush_max_rows,
                                    on_problem=lambda exc: self._problem(result, exc))
             stream = ChangeStream(repl, buffers, writer, cp, self.cfg, beat.emit)
+            self.live = stream.stats
             return stream.run(stop, until)
         finally:
             writer.close()

@@ -35,6 +35,7 @@ class TableState:
         lsn: source commit LSN the table holds.
         committed_at: time of the table's latest Delta commit (ISO, UTC).
         pending_files: committed raw CDC files not merged yet.
+        pending_changes: change rows in those files (from their Parquet footers).
         pending_bytes: WAL distance between the raw zone's checkpoint and the table's LSN.
         oldest_pending: commit time of the oldest source change not merged yet (ISO, UTC).
     """
@@ -45,6 +46,7 @@ class TableState:
     lsn: int | None
     committed_at: str | None
     pending_files: int
+    pending_changes: int
     pending_bytes: int
     oldest_pending: str | None
 
@@ -54,7 +56,7 @@ def table_state(storage: Storage, pipeline: str, qualified: str, ckpt: Checkpoin
     schema, _, table = qualified.rpartition(".")
     target = CuratedTable(storage.uri(layout.curated_table(table)), storage.storage_options())
     if not target.load():
-        return TableState(table, None, None, None, None, 0, max(ckpt.lsn - ckpt.snapshot_lsn, 0), None)
+        return TableState(table, None, None, None, None, 0, 0, max(ckpt.lsn - ckpt.snapshot_lsn, 0), None)
     lsn = target.committed_lsn(layout.curated_app_id(pipeline, table))
     dt = target.table
     actions = pa.table(dt.get_add_actions(flatten=True))  # deltalake hands out arro3 tables
@@ -63,8 +65,14 @@ def table_state(storage: Storage, pipeline: str, qualified: str, ckpt: Checkpoin
     committed_at = _iso_ms(last[0].get("timestamp")) if last else None
     pending = committed_cdc_files(storage, schema or "public", table, above=lsn or -1, upto=ckpt.lsn)
     oldest = _min_commit_ts(storage, pending[0].path) if pending else None
-    return TableState(table, int(dt.version()), rows, lsn, committed_at, len(pending),
+    changes = sum(_footer_rows(storage, f.path) for f in pending)
+    return TableState(table, int(dt.version()), rows, lsn, committed_at, len(pending), changes,
                       max(ckpt.lsn - (lsn or 0), 0) if pending else 0, oldest)
+
+
+def _footer_rows(storage: Storage, rel: str) -> int:
+    with storage.fs.open_input_file(storage.path(rel)) as fh:
+        return int(pq.read_metadata(fh).num_rows)
 
 
 def _min_commit_ts(storage: Storage, rel: str) -> str | None:

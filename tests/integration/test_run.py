@@ -1,0 +1,65 @@
+"""`autocorp run`: capture + curate in one process while orders flow; the lake ends equal to the source."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_capture_support import cleanup_slot, make_settings
+from test_curate_e2e import _catalog, assert_lake_equals_source
+
+from autocorp.capture.checkpoint import read_checkpoint
+from autocorp.curate.runner import Curate
+from autocorp.pipeline import RunTick, run_pipeline
+from autocorp.settings import Settings
+from autocorp.source.simulate import simulate
+
+
+@pytest.fixture()
+def shop(autocorp_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
+    _catalog(autocorp_db)
+    settings = make_settings(tmp_path)
+    settings.curate.merge_interval_s = 0.5
+    settings.curate.models = False
+    yield autocorp_db, settings
+    cleanup_slot(autocorp_db, settings)
+
+
+def test_run_merges_while_orders_flow_and_ends_equal_to_source(shop: tuple[str, Settings]) -> None:
+    dsn, settings = shop
+    simulate(dsn, orders=20, seed=5)  # present before the snapshot: arrives through the full load
+    stop = threading.Event()
+    ticks: list[RunTick] = []
+    result: list[RunTick] = []
+    runner = threading.Thread(target=lambda: result.append(run_pipeline(settings, dsn, stop, ticks.append)))
+    runner.start()
+    _wait_for_full_load(settings)
+    report = simulate(dsn, rate=300, duration=4, update_share=0.3, delete_share=0.1, seed=6)
+    deadline = time.monotonic() + 30
+    while (not ticks or ticks[-1].captured < report.row_changes) and time.monotonic() < deadline:
+        time.sleep(0.1)  # capture streams continuously: it catches up within a second or two
+    stop.set()
+    runner.join(timeout=60)
+    assert not runner.is_alive() and result, "run did not stop on the stop event"
+    final = result[0]
+    assert report.row_changes > 500
+    assert final.merges >= 3, "merges must happen while capture is running, not only at the end"
+    assert final.captured == report.row_changes, "every change made during the run was captured once"
+    assert not final.failed
+    assert all(t.pending_changes == 0 for t in final.tables)
+    assert any(t.merged > 0 for t in ticks[:-1] if t.merges), "curate merged mid-run"
+    assert_lake_equals_source(dsn, Curate(settings))
+
+
+def _wait_for_full_load(settings: Settings, timeout: float = 30) -> None:
+    storage = Curate(settings).storage
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cp = read_checkpoint(storage, settings.slot_name)
+        if cp is not None and cp.load_complete:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the full load did not complete")
