@@ -18,6 +18,8 @@ from autocorp.curate.state import TableState, last_run, table_state
 from autocorp.errors import DatabaseUnavailable
 from autocorp.lake import layout
 from autocorp.lake.storage import S3Options, Storage
+from autocorp.quality.reconcile import TableCounts, reconcile_counts
+from autocorp.query.session import open_lake
 from autocorp.settings import Settings
 from autocorp.source import embedded, schema
 from autocorp.source.connect import connection, mask_dsn, with_database
@@ -106,6 +108,24 @@ class Pipeline:
             say: Callable[[str], None] | None = None) -> RunTick:
         """Capture and curate together until ``stop`` is set (see ``run_pipeline``)."""
         return run_pipeline(self.settings, self.server_dsn(), stop, on_tick, say)
+
+    def reconcile(self) -> list[TableCounts]:
+        """Row counts per table: source PostgreSQL, merged Delta table, real-time view.
+
+        Raises:
+            DatabaseUnavailable: the source cannot be reached.
+        """
+        source = schema.table_counts(self.server_dsn())
+        storage = lake_storage(self.settings)
+        ckpt = read_raw_checkpoint(storage, self.settings.slot_name)
+        states = [table_state(storage, self.settings.slot_name, n, ckpt) for n in ckpt.tables] if ckpt else []
+        curated = {st.table: st.rows for st in states}
+        realtime: dict[str, int | None] = {}
+        with open_lake(self.settings) as lake:
+            for name in source:
+                if name in lake.tables:
+                    realtime[name] = int(lake.run(f'SELECT count(*) FROM "{name}"').column(0)[0].as_py())
+        return reconcile_counts(source, curated, realtime)
 
     # -- curate + status ---------------------------------------------------------------------
     def curate(self, optimize: bool = False, build_models: bool | None = None) -> CurateReport:
