@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+AC     := $(BIN)/autocorp
 
 .PHONY: setup demo test lint bench clean
 
@@ -15,12 +16,32 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/autocorp db start
-	$(BIN)/autocorp db init
-	$(BIN)/autocorp source generate --out data
-	$(BIN)/autocorp source load --data data
-	$(BIN)/autocorp source simulate --orders 2000
-	$(BIN)/autocorp db stats
+	@echo "== 1. the source system: embedded PostgreSQL 18, schema, seed data, some orders"
+	$(AC) db start
+	$(AC) db init
+	$(AC) source generate --out data
+	$(AC) source load --data data
+	$(AC) source simulate --orders 2000
+	$(AC) db stats
+	@echo "== 2. capture: exported-snapshot full load + change stream into the raw zone"
+	$(AC) capture --until-caught-up
+	$(AC) capture status
+	@find .autocorp/dev/lake/raw -name '*.parquet' | sort | sed 's|^.autocorp/dev/lake/||' | head -12
+	@echo "== 3. autocorp run (capture + curate) for 25 s while the simulator writes 1,000 row changes/s;"
+	@echo "==    at 12 s the real-time view (Delta + unmerged changes) vs the merged Delta table alone:"
+	@$(AC) source simulate --rate 1000 --duration 20 > /dev/null 2>&1 & \
+	  $(AC) run --duration 25 2> /dev/null & \
+	  sleep 12; $(AC) query "SELECT (SELECT count(*) FROM sales_order) AS realtime_orders, \
+	    (SELECT count(*) FROM sales_order_ro) AS merged_orders, \
+	    (SELECT max(order_date) FROM sales_order) AS newest_order"; wait
+	$(AC) reconcile
+	@echo "== 4. analytics on the lake"
+	$(AC) query -f queries/analytics_02_revenue_by_order_type.sql
+	$(AC) query -f queries/analytics_07_service_revenue_by_category.sql
+	$(AC) query "SELECT state, orders, revenue FROM (SELECT c.state, count(*) AS orders, \
+	    sum(o.total_amount) AS revenue FROM sales_order o JOIN customers c USING (customer_id) \
+	    GROUP BY c.state) ORDER BY revenue DESC LIMIT 5"
+	$(AC) status
 
 test: setup
 	$(BIN)/pytest -q tests
