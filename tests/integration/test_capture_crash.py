@@ -198,3 +198,21 @@ def test_sigterm_flushes_checkpoints_and_exits_0(cap: tuple[str, Settings]) -> N
             proc.kill()
     assert proc.returncode == 0, err
     assert len(_assert_exactly_once(dsn, settings, "st")) == 500
+
+
+def test_start_removes_temp_files_a_killed_run_left(cap: tuple[str, Settings]) -> None:
+    dsn, settings = cap
+    execute(dsn, "CREATE TABLE tf (id bigint PRIMARY KEY, v int, note text)")
+    storage = storage_of(settings)
+    folder = Path(storage.path(layout.raw_table_dir("public", "tf"))) / "2026" / "01" / "01"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".tmp-0badc0de-x.parquet", folder / ".tmp-5eed0000-y.parquet"
+    stale.write_bytes(b"half a file")
+    fresh.write_bytes(b"a writer may still own this")
+    old = time.time() - 300
+    os.utime(stale, (old, old))
+    messages: list[str] = []
+    res = Capture(settings, dsn, say=messages.append).run()
+    assert res.removed_temp_files == 1
+    assert not stale.exists() and fresh.exists()
+    assert any("temp file" in m for m in messages)

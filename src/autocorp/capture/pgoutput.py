@@ -1,5 +1,7 @@
 """Decoder for the messages of PostgreSQL's built-in ``pgoutput`` plugin, protocol version 1.
 
+The message values live in ``autocorp.capture.messages`` and are re-exported here.
+
 Version 1 with the text tuple format is all we ask for, so these are the messages PostgreSQL 18
 may send: Begin, Commit, Origin, Relation, Type, Insert, Update, Delete, Truncate and (with
 ``messages 'true'``) logical decoding messages. Column values stay ``bytes`` in PostgreSQL's text
@@ -14,30 +16,34 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
+from autocorp.capture.messages import (  # re-exported: callers import them from here
+    PG_EPOCH,
+    UNCHANGED,
+    Begin,
+    Column,
+    Commit,
+    Delete,
+    Insert,
+    LogicalMessage,
+    Message,
+    Origin,
+    Relation,
+    Truncate,
+    Tuple,
+    TypeMsg,
+    Update,
+    Value,
+    fill_unchanged,
+)
 from autocorp.errors import DecodeError
 
-
-class _Unchanged:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNCHANGED"
-
-    def __reduce__(self) -> str:
-        return "UNCHANGED"
-
-
-UNCHANGED: Final = _Unchanged()
-"""Sentinel for an unchanged TOAST column value (kind ``'u'``): the new row keeps its stored value."""
-
-Value = bytes | None | _Unchanged
-Tuple = tuple[Value, ...]
-
-PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+__all__ = [
+    "PG_EPOCH", "UNCHANGED", "Begin", "Column", "Commit", "Delete", "Insert", "LogicalMessage", "Message",
+    "Origin", "Relation", "Truncate", "Tuple", "TypeMsg", "Update", "Value", "decode", "fill_unchanged",
+]
 
 _U8 = struct.Struct("!B")
 _U16 = struct.Struct("!H")
@@ -52,112 +58,6 @@ _NAMES: Final = {
     "B": "Begin", "C": "Commit", "O": "Origin", "R": "Relation", "Y": "Type", "I": "Insert",
     "U": "Update", "D": "Delete", "T": "Truncate", "M": "Message",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of a Relation message."""
-
-    name: str
-    type_oid: int
-    type_mod: int
-    is_key: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """Describes a published table; sent before its first change and after each schema change."""
-
-    oid: int
-    schema: str
-    table: str
-    replica_identity: str  # 'd' default, 'n' nothing, 'f' full, 'i' index
-    columns: tuple[Column, ...]
-
-    @property
-    def key_columns(self) -> tuple[str, ...]:
-        """Names of the replica identity columns, in table order."""
-        return tuple(c.name for c in self.columns if c.is_key)
-
-
-@dataclass(frozen=True, slots=True)
-class Begin:
-    final_lsn: int
-    commit_ts: datetime
-    xid: int
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    commit_lsn: int
-    end_lsn: int
-    commit_ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Insert:
-    relid: int
-    new: Tuple
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    relid: int
-    old_kind: str | None  # 'K' key columns only, 'O' whole old row (REPLICA IDENTITY FULL), None
-    old: Tuple | None
-    new: Tuple
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    relid: int
-    old_kind: str  # 'K' or 'O'
-    old: Tuple
-
-
-@dataclass(frozen=True, slots=True)
-class Truncate:
-    relids: tuple[int, ...]
-    cascade: bool
-    restart_identity: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TypeMsg:
-    """A non-built-in type (domain, enum, extension type) used by a published column."""
-
-    oid: int
-    schema: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    commit_lsn: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class LogicalMessage:
-    """A message from ``pg_logical_emit_message`` (only sent with the ``messages`` option)."""
-
-    prefix: str
-    content: bytes
-    transactional: bool
-    lsn: int
-
-
-Message = Begin | Commit | Relation | Insert | Update | Delete | Truncate | TypeMsg | Origin | LogicalMessage
-
-
-def fill_unchanged(new: Tuple, old: Tuple | None) -> Tuple:
-    """Replace ``UNCHANGED`` values of ``new`` by the old row's values (REPLICA IDENTITY FULL).
-
-    Values that are still unknown (no old row, or the old value was not sent either) stay ``UNCHANGED``.
-    """
-    if old is None or UNCHANGED not in new:
-        return new
-    return tuple(o if v is UNCHANGED and o is not UNCHANGED else v for v, o in zip(new, old, strict=True))
 
 
 # --------------------------------------------------------------------------- errors

@@ -22,6 +22,7 @@ from autocorp.settings import Settings
 from autocorp.source.connect import Connection, PgError, connect
 
 log = logging.getLogger("autocorp.capture")
+TEMP_FILE_AGE_S = 60.0  # a younger temp file may belong to a writer that is still running
 
 
 @dataclass
@@ -32,6 +33,7 @@ class CaptureResult:
     stream: StreamStats | None = None
     checkpoint: Checkpoint | None = None
     removed_leftovers: int = 0
+    removed_temp_files: int = 0
     problems: list[CaptureError] = field(default_factory=list)
 
 
@@ -67,6 +69,10 @@ class Capture:
             CaptureError, LakeError, DatabaseUnavailable: the run failed; the checkpoint is intact.
         """
         result = CaptureResult()
+        result.removed_temp_files = self.storage.remove_temp_files(layout.RAW, TEMP_FILE_AGE_S)
+        if result.removed_temp_files:
+            self.say(f"removed {result.removed_temp_files} temp file(s) older than {TEMP_FILE_AGE_S:.0f} s "
+                     "left in the raw zone by a killed run")
         if resync:
             self.reset()
         slots.ensure_publication(self.dsn, self.publication, self.cfg.tables)

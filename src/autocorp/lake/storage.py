@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -151,6 +152,24 @@ class Storage:
             if info.type == pafs.FileType.File and not name.startswith(".tmp-") and name.endswith(suffix):
                 out.append(info.path[base:])
         return sorted(out)
+
+    def remove_temp_files(self, prefix: str, older_than_s: float = 60.0) -> int:
+        """Delete ``.tmp-*`` files under ``prefix`` older than ``older_than_s`` (left by a killed writer).
+
+        Younger ones may belong to a writer that is still running. Returns how many were deleted.
+        """
+        if self.is_s3:
+            return 0  # S3 writes stage in a local temp file: an interrupted upload leaves no object
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.base_name.startswith(".tmp-") \
+                    and info.mtime is not None and info.mtime.timestamp() < cutoff:
+                with suppress(FileNotFoundError):
+                    os.unlink(info.path)
+                    removed += 1
+        return removed
 
     def delete(self, rel: str) -> None:
         try:
