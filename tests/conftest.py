@@ -62,19 +62,40 @@ def autocorp_db(empty_db: str) -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A real S3 API endpoint (moto server) on 127.0.0.1 for the whole run."""
-    import os
+    """A real S3 API endpoint (moto server) on 127.0.0.1 for the whole run, in its own process.
 
-    from moto.server import ThreadedMotoServer
+    Not moto's ThreadedMotoServer: some deltalake calls (``history``, ``is_deltatable``, ``load_cdf``)
+    hold the GIL while they wait for S3, so a server thread in the test process could never answer them.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     port = embedded.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            break
+        except urllib.error.HTTPError:
+            break  # it answers
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto server did not start on {url}") from None
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
 
 
 @pytest.fixture()
