@@ -68,6 +68,7 @@ class Capture:
             MissingPrimaryKeyError: (after the other tables were captured) a table cannot be captured.
             CaptureError, LakeError, DatabaseUnavailable: the run failed; the checkpoint is intact.
         """
+        self.storage.check()  # a wrong S3 endpoint fails here, before the source is touched
         result = CaptureResult()
         result.removed_temp_files = self.storage.remove_temp_files(layout.RAW, TEMP_FILE_AGE_S)
         if result.removed_temp_files:
