@@ -117,7 +117,10 @@ def test_capture_and_curate_fail_fast_on_an_unreachable_endpoint(autocorp_db: st
         assert time.monotonic() - t0 < 5, "a dead S3 endpoint must fail in seconds, not retry for minutes"
         message = str(info.value)
         assert endpoint in message and "lake.s3_endpoint" in message, message
-    assert not slots.drop_slot(autocorp_db, settings.slot_name), "capture touched the source before the lake"
+    with connection(autocorp_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_publication WHERE pubname = %s", (settings.publication_name,))
+        assert cur.fetchone()[0] == 0, "capture touched the source before checking the lake"
+    assert not slots.drop_slot(autocorp_db, settings.slot_name)
 
 
 def test_missing_bucket_is_named_with_the_fix(s3_endpoint: str) -> None:
