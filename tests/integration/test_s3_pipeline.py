@@ -51,7 +51,7 @@ def _s3_settings(dsn: str, root: str, endpoint: str, name: str) -> Settings:
     return Settings(env="dev", lake={"root": root, "s3_endpoint": endpoint},
                     source={"dsn": dsn, "database": dsn_param(dsn, "dbname")},
                     capture={"slot": name, "publication": name, "flush_interval_s": 0.2, "heartbeat_s": 2.0},
-                    curate={"models": False})
+                    curate={"models": True})
 
 
 @pytest.fixture()
@@ -95,11 +95,20 @@ def test_capture_and_curate_on_s3_equal_the_source(s3_shop: tuple[str, Settings]
 
     simulate(dsn, orders=25, update_share=0.4, delete_share=0.2, seed=2)
     Pipeline(settings).capture(until_caught_up=True)
-    report = curate.run_once()
+    report = curate.run_once(optimize=True)
     assert report.ok, report
-    assert all(t.version is not None and t.version >= 1 for t in report.tables
-               if t.table.endswith(("sales_order", "sales_order_parts"))), report
+    merged = {t.table: t for t in report.tables}
+    assert merged["sales_order"].status == "merged" and merged["sales_order"].inserted > 0, report
+    assert {m.model: m.status for m in report.models} == dict.fromkeys(
+        ["daily_revenue_by_category", "sales_order_facts", "service_parts_usage"], "built"), report.models
+    assert report.maintenance and all(m.error is None and m.checkpoint_version is not None
+                                      for m in report.maintenance), report.maintenance
     _assert_lake_equals_source(dsn, curate.storage)
+    with connection(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), sum(total_amount) FROM sales_order")
+        orders, revenue = cur.fetchone()
+    facts = _curated_rows(curate.storage, "sales_order_facts", ["order_id", "total_amount"])
+    assert len(facts) == orders and sum(f[1] for f in facts) == revenue
 
 
 def _dead_endpoint() -> str:
