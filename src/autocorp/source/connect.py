@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import psycopg2  # noqa: TID251 - this module is the adapter
 import psycopg2.extensions  # noqa: TID251
@@ -21,7 +21,7 @@ SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c
 _URI_PW = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _KV_PW = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
-Connection = psycopg2.extensions.connection
+Connection: TypeAlias = psycopg2.extensions.connection
 PgError = psycopg2.Error
 IntegrityError = psycopg2.IntegrityError
 

@@ -71,11 +71,11 @@ def _make_traversable(path: Path) -> None:
 def _pg(tool: str, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     cmd = [str(bin_dir() / tool), *args]
     user = _run_as()
+    if user is None:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     # drop root's group too: a root-group dir with g-rx would otherwise hide pgdata from the server
-    ids = {"user": user, "group": user, "extra_groups": []} if user else {}
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **ids  # type: ignore[arg-type]
-    )
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          user=user, group=user, extra_groups=[])
 
 
 def _read_pid_file(pgdata: Path) -> tuple[int, int] | None:
