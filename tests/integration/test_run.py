@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from test_capture_support import cleanup_slot, make_settings
 from test_curate_e2e import _catalog, assert_lake_equals_source
 
 from autocorp.capture.checkpoint import read_checkpoint
 from autocorp.curate.runner import Curate
-from autocorp.pipeline import RunTick, run_pipeline
+from autocorp.pipeline import Pipeline, RunTick, run_pipeline
 from autocorp.settings import Settings
+from autocorp.source.connect import connection, dsn_param
 from autocorp.source.simulate import simulate
 
 
@@ -24,6 +26,8 @@ def shop(autocorp_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     settings = make_settings(tmp_path)
     settings.curate.merge_interval_s = 0.5
     settings.curate.models = False
+    settings.source.dsn = SecretStr(autocorp_db)  # Pipeline(settings) reaches the test database
+    settings.source.database = dsn_param(autocorp_db, "dbname") or ""
     yield autocorp_db, settings
     cleanup_slot(autocorp_db, settings)
 
@@ -52,6 +56,15 @@ def test_run_merges_while_orders_flow_and_ends_equal_to_source(shop: tuple[str, 
     assert all(t.pending_changes == 0 for t in final.tables)
     assert any(t.merged > 0 for t in ticks[:-1] if t.merges), "curate merged mid-run"
     assert_lake_equals_source(dsn, Curate(settings))
+
+    status = Pipeline(settings).status()
+    assert status.last_run is not None and status.last_run["ok"]
+    with connection(dsn) as conn, conn.cursor() as cur:
+        for lag in status.tables:
+            cur.execute(f"SELECT count(*) FROM {lag.state.table}")
+            assert lag.state.rows == cur.fetchone()[0], f"status rows of {lag.state.table}"
+            assert lag.state.pending_files == 0 and lag.state.version is not None
+            assert lag.state.lsn is not None and lag.state.lsn <= status.tables[0].state.lsn + 10**12
 
 
 def _wait_for_full_load(settings: Settings, timeout: float = 30) -> None:
