@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from autocorp.curate.merge import CuratedTable
 from autocorp.curate.rawfiles import committed_cdc_files, read_checkpoint
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
+from autocorp.lake.storage import Storage
 from autocorp.pipeline import RunTick, run_pipeline
 from autocorp.settings import CaptureSettings, CurateSettings, EmbeddedSettings, LakeSettings, Settings
 from autocorp.source import embedded, schema
@@ -102,6 +104,7 @@ class SizeResult:
     capture_rate: float
     merges: list[float] = field(default_factory=list)
     table_merges: list[float] = field(default_factory=list)
+    model_builds: list[float] = field(default_factory=list)
     latencies: list[Latency] = field(default_factory=list)
 
 
@@ -118,6 +121,7 @@ def prepare_source(server: str, root: Path, size: int) -> tuple[str, float]:
     load_seed_data(dsn, seeds)
     t0 = time.monotonic()
     with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")  # rows are consistent by construction: skip FK checks
         for lo in range(1, size + 1, FILL_CHUNK):
             cur.execute(FILL_SQL, {"lo": lo, "hi": min(lo + FILL_CHUNK - 1, size)})
         cur.execute("SELECT setval(pg_get_serial_sequence('sales_order', 'order_id'), %s)", (size,))
@@ -149,6 +153,7 @@ class Recorder:
         self.since: float | None = None
         self.merges: list[float] = []
         self.table_merges: list[float] = []
+        self.model_builds: list[float] = []
         self._seen = 0
 
     def __call__(self, tick: RunTick) -> None:
@@ -158,6 +163,8 @@ class Recorder:
             if self.since is not None:
                 self.merges.append(tick.last_report.seconds)
                 self.table_merges += [t.seconds for t in tick.last_report.tables if t.table in ORDER_TABLES]
+                if tick.last_report.models:
+                    self.model_builds.append(sum(m.seconds for m in tick.last_report.models))
 
 
 def wait_until(what: str, ready: object, timeout: float, failed: threading.Event) -> None:
@@ -203,7 +210,7 @@ def run_once(dsn: str, settings: Settings, args: argparse.Namespace, result: Siz
         thread.join()
     if errors:
         raise errors[0]
-    result.merges, result.table_merges = rec.merges, rec.table_merges
+    result.merges, result.table_merges, result.model_builds = rec.merges, rec.table_merges, rec.model_builds
 
 
 def size_seed(size: int) -> int:
@@ -247,6 +254,35 @@ def measure(settings: Settings) -> list[Latency]:
     return [lat for t in ORDER_TABLES if (lat := table_latency(curate, t)) is not None]
 
 
+# -- raw-zone listing: what one curate run lists as the raw zone grows ---------------------------
+def bench_listing(root: Path, days: int, per_day: int) -> None:
+    """Time listing a table's unmerged CDC files in a raw folder of ``days`` x ``per_day`` files.
+
+    Baseline (same run): a recursive listing of the whole table folder, which is what every curate run
+    did before it listed only the date folders from the day of the table's committed LSN on.
+    """
+    storage = Storage(str(root / "lake_listing"))
+    start, lsn = datetime(2026, 1, 1, tzinfo=UTC), 0x1000000
+    for i in range(days * per_day):
+        lsn += 0x100
+        rel = layout.cdc_file("public", "t", start + timedelta(seconds=i * 86400 / per_day), lsn)
+        path = Path(storage.path(rel))  # empty files, no fsync: listing never opens them
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    merged = lsn - 0x100 * (per_day // 2)  # half of the last day still to merge
+    t0 = time.perf_counter()
+    every = [f for f in storage.list_files(layout.raw_table_dir("public", "t"), ".parquet")
+             if merged < (layout.cdc_file_lsn(f) or 0) <= lsn]
+    full_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours = committed_cdc_files(storage, "public", "t", above=merged, upto=lsn)
+    ours_s = time.perf_counter() - t0
+    assert sorted(every) == sorted(f.path for f in ours), "both listings must find the same unmerged files"
+    print(f"== raw listing, {days} days x {per_day:,} files: whole folder {full_s * 1000:.0f} ms, "
+          f"date folders from the committed day {ours_s * 1000:.0f} ms ({len(ours):,} unmerged files), "
+          f"ratio {ours_s / full_s:.2f}x")
+
+
 # -- reporting ----------------------------------------------------------------------------------
 def pct(values: list[float]) -> str:
     if not values:
@@ -261,6 +297,7 @@ def report(r: SizeResult) -> None:
           "changes/s over the simulation + catch-up")
     print(f"  merge runs (run_once, all tables): {pct(r.merges)}")
     print(f"  merge per order table: {pct(r.table_merges)}")
+    print(f"  analytics models rebuilt inside a merge run (every curate.models_interval_s): {pct(r.model_builds)}")
     for lat in r.latencies:
         print(f"  {lat.table:<21} {lat.changes:>7,} changes  latency p50 {lat.p50:6.2f} s  p95 {lat.p95:6.2f} s "
               f"(ratio to target {lat.p95 / TARGET_P95_S:.2f}x)  max {lat.max:6.2f} s  "
@@ -297,26 +334,38 @@ def bench_size(server: str, root: Path, size: int, args: argparse.Namespace) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100000,1000000,10000000", help="comma-separated sales_order sizes")
+    parser.add_argument("--sizes", default="100000,1000000,10000000",
+                        help="comma-separated sales_order sizes ('' for none)")
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=1000.0, help="row changes/s of the simulator")
     parser.add_argument("--no-models", dest="models", action="store_false",
                         help="skip the analytics models (default: on, as `autocorp run` does)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (cluster and lakes)")
+    parser.add_argument("--listing", default="10x8640", help="raw listing check: DAYSxFILES_PER_DAY, or 'off'")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-run-latency-"))
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        results = run_sizes(root, sizes, args) if sizes else []
+        if args.listing != "off":
+            days, per_day = (int(x) for x in args.listing.split("x"))
+            bench_listing(root, days, per_day)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if results:
+        summary(results)
+
+
+def run_sizes(root: Path, sizes: list[int], args: argparse.Namespace) -> list[SizeResult]:
+    """Start the cluster, bench every size, stop the cluster."""
     cfg = EmbeddedSettings(port=embedded.free_port(), extra=WAL)
     state, _ = embedded.start(root / "pg", cfg)
     print(f"PostgreSQL 18 on port {state.port}, temp folder {root}")
-    results = []
     try:
-        for size in (int(s) for s in args.sizes.split(",")):
-            results.append(bench_size(state.url("postgres"), root, size, args))
+        return [bench_size(state.url("postgres"), root, size, args) for size in sizes]
     finally:
         embedded.stop(root / "pg")
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-    summary(results)
 
 
 if __name__ == "__main__":
