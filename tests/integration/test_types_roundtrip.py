@@ -11,9 +11,12 @@ import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from autocorp.capture.batch import REASON_KEY, TableBatch
@@ -29,6 +32,10 @@ from autocorp.capture.pgoutput import (
     Update,
     decode,
 )
+from autocorp.capture.slot import PublishedTable
+from autocorp.capture.snapshot import LoadResult, Snapshot, load_table
+from autocorp.lake import layout
+from autocorp.lake.storage import Storage
 from autocorp.source.connect import connection
 
 TYPES_DDL = """
@@ -257,3 +264,40 @@ def test_unchanged_toast_delete_keys_full_identity_truncate_and_new_column(slot_
         "_xid": [1, 1], "_unchanged": [["body"], None], "id": [1, 1], "body": [None, None], "n": [2, None]}
     new_doc = batches(msgs)["doc"].to_table()
     assert new_doc.column_names[-1] == "extra" and new_doc["extra"].to_pylist()[-1].isoformat() == "2026-11-26"
+
+
+def load_files_table(dsn: str, table: str, tmp_path: Path) -> tuple[pa.Table, LoadResult]:
+    """Full-load ``table`` from an exported snapshot into LOAD files; read them back."""
+    storage = Storage(str(tmp_path / "lake"))
+    with connection(dsn) as conn, conn.cursor() as cur:
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cur.execute("SELECT pg_export_snapshot()")
+        snap = Snapshot(cur.fetchone()[0], 1, datetime.now(UTC))
+        res = load_table(dsn, snap, storage, PublishedTable("public", table, "d", ("id",)), 1000)
+    files = [f for f in storage.list_files(layout.raw_table_dir("public", table)) if layout.is_load_file(f)]
+    assert len(files) == res.files
+    return pa.concat_tables(pq.read_table(storage.path(f)) for f in files), res
+
+
+@pytest.mark.parametrize("row_ids", [(1, 4), (1, 2, 3, 4)], ids=["typed-by-csv-parser", "text-fallback"])
+def test_load_files_equal_change_files(slot_db: tuple[str, str], tmp_path: Path, row_ids: tuple[int, ...]) -> None:
+    """LOAD files hold exactly what CDC files hold for the same rows: values, types and string reasons."""
+    dsn, slot = slot_db
+    with writing(dsn) as cur:
+        cur.execute(TYPES_DDL)
+    with writing(dsn) as cur:
+        cur.execute("INSERT INTO types_rt VALUES " + ", ".join(ROWS[i - 1] for i in row_ids))
+    cdc = batches(changes(dsn, slot))["types_rt"].to_table().sort_by("id")
+    load, res = load_files_table(dsn, "types_rt", tmp_path)
+    load = load.sort_by("id")
+    # rows 2 and 3 hold BC / 5-digit-year dates: pyarrow's CSV parser cannot type them
+    assert res.text_fallback is (len(row_ids) == 4)
+    assert res.rows == len(row_ids) and res.files == 1
+    assert len(set(load["_seq"].to_pylist())) == len(row_ids) and set(load["Op"].to_pylist()) == {"I"}
+    data = [n for n in cdc.column_names if not n.startswith("_") and n != "Op"]
+    assert load.select(data).schema == cdc.select(data).schema
+    for name in data:  # repr: NaN equals NaN; as_numbers: Python cannot hold BC dates
+        assert [repr(v) for v in as_numbers(load[name]).to_pylist()] == \
+            [repr(v) for v in as_numbers(cdc[name]).to_pylist()], name
+    reasons = {k: v for k, v in cdc.schema.metadata.items() if k.startswith(REASON_KEY.encode())}
+    assert {k: v for k, v in load.schema.metadata.items() if k.startswith(REASON_KEY.encode())} == reasons

@@ -162,7 +162,9 @@ class TableBatch:
         Missing columns are null; ``_seq`` runs from ``seq_start``; ``_xid`` and ``_unchanged`` are null.
         For ``COPY ... TO STDOUT (FORMAT csv)`` read with pyarrow.csv, read every column as string with
         ``strings_can_be_null=True, quoted_strings_can_be_null=False``: PostgreSQL writes NULL as an
-        unquoted empty field and an empty string as ``""``.
+        unquoted empty field and an empty string as ``""``. A column already parsed into its nominal
+        Arrow type (``TableBatch.schema``, not binary) is kept as it is; all segments of one batch must
+        then give that column the same way.
 
         Raises:
             DecodeError: a column is not part of the relation or the columns differ in length.
@@ -171,7 +173,8 @@ class TableBatch:
         if unknown:
             raise DecodeError(f"{self.source}: snapshot columns {sorted(unknown)} are not in the relation; "
                               "the table changed during the load - run `autocorp capture --resync`")
-        arrays = {name: _binary(arr) for name, arr in columns.items()}
+        nominal = dict(zip(self._names, self._types, strict=True))
+        arrays = {name: _raw(arr, nominal[name]) for name, arr in columns.items()}
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) > 1:
             raise DecodeError(f"{self.source}: snapshot columns differ in length ({sorted(lengths)})")
@@ -240,7 +243,7 @@ class TableBatch:
         fields = list(META_FIELDS)
         reasons: dict[str, str] = {}
         for i, (name, ctype) in enumerate(zip(self._names, self._types, strict=True)):
-            arr, reason = self._convert(name, ctype, _concat([r[i] for r in raws]))
+            arr, reason = self._column(name, ctype, [r[i] for r in raws])
             reason = reason or ctype.reason
             if reason:
                 reasons[name] = reason
@@ -248,7 +251,19 @@ class TableBatch:
             fields.append(pa.field(name, arr.type))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=self._metadata(reasons)))
 
+    def _column(self, name: str, ctype: ColumnType, pieces: list[pa.Array]) -> tuple[pa.Array, str | None]:
+        """One column of the batch from its segments' pieces (raw text, or already typed)."""
+        if len({p.type for p in pieces}) == 1:
+            return self._convert(name, ctype, _concat(pieces))
+        done = [self._convert(name, ctype, p) for p in pieces]
+        if len({arr.type for arr, _ in done}) > 1:
+            raise DecodeError(f"{self.source}.{name}: a batch mixes typed snapshot rows with text rows that "
+                              "cannot be typed; keep such rows in separate batches")
+        return _concat([arr for arr, _ in done]), next((reason for _, reason in done if reason), None)
+
     def _convert(self, name: str, ctype: ColumnType, raw: pa.Array) -> tuple[pa.Array, str | None]:
+        if _is_typed(raw, ctype):
+            return raw, None
         try:
             return ctype.convert(raw)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
@@ -257,9 +272,18 @@ class TableBatch:
                               "IntervalStyle=iso_8601 bytea_output=hex") from None
 
 
-def _binary(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+def _is_typed(arr: pa.Array, ctype: ColumnType) -> bool:
+    """Already in the column's nominal type (binary is never: for bytea it is the hex text)."""
+    return arr.type == ctype.arrow_type and arr.type != pa.binary()
+
+
+def _raw(arr: pa.Array | pa.ChunkedArray, ctype: ColumnType) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    return arr if _is_typed(arr, ctype) else _binary(arr)
+
+
+def _binary(arr: pa.Array) -> pa.Array:
     if pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
         arr = arr.cast(pa.large_binary()).cast(pa.binary())
     return arr if arr.type == pa.binary() else arr.cast(pa.binary())
