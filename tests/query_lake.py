@@ -28,8 +28,9 @@ class TestLake:
 
     __test__ = False
 
-    def __init__(self, root: str, pipeline: str = "autocorp_test") -> None:
-        self.storage = Storage(root)
+    def __init__(self, root: str | Storage, pipeline: str = "autocorp_test") -> None:
+        self.storage = root if isinstance(root, Storage) else Storage(root)
+        self.options = self.storage.storage_options()
         self.pipeline = pipeline
         self.schemas: dict[str, pa.Schema] = {}
         self.keys: dict[str, list[str]] = {}
@@ -87,13 +88,17 @@ class TestLake:
                                  custom_metadata={"autocorp.lsn_to": str(lsn)})
         if not self.storage.exists(f"{layout.curated_table(table)}/_delta_log"):
             write_deltalake(self.uri(table), src.filter(pc.not_equal(src["_op"], "D")).drop(["_op"]),
-                            configuration={"delta.enableChangeDataFeed": "true"}, commit_properties=props)
+                            configuration={"delta.enableChangeDataFeed": "true"}, commit_properties=props,
+                            storage_options=self.options or None)
         else:
             on = " AND ".join(f"t.{k} = s.{k}" for k in self.keys[table])
-            (DeltaTable(self.uri(table)).merge(src, predicate=on, source_alias="s", target_alias="t",
+            (self.delta(table).merge(src, predicate=on, source_alias="s", target_alias="t",
                                                commit_properties=props)
              .when_matched_delete(predicate="s._op = 'D'")
              .when_matched_update(updates={c: f"s.{c}" for c in cols}, predicate="s._op <> 'D'")
              .when_not_matched_insert(updates={c: f"s.{c}" for c in cols}, predicate="s._op <> 'D'")
              .execute())
-        return DeltaTable(self.uri(table)).version()
+        return self.delta(table).version()
+
+    def delta(self, table: str) -> DeltaTable:
+        return DeltaTable(self.uri(table), storage_options=self.options or None)

@@ -1,7 +1,7 @@
 """The DuckDB adapter: the only module that imports duckdb.
 
-Extensions come from the pinned pip packages ``duckdb-extension-delta`` / ``duckdb-extension-postgres``
-and are loaded by file path; nothing is ever installed from the network.
+Extensions come from the pinned pip packages ``duckdb-extension-delta`` / ``-postgres`` / ``-httpfs`` and
+are loaded by file path; nothing is ever installed from the network.
 """
 
 from __future__ import annotations
@@ -15,21 +15,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
 
 from autocorp.errors import QueryError
 
-_EXT_PACKAGES = {"delta": "duckdb_extension_delta", "postgres": "duckdb_extension_postgres"}
+_EXT_PACKAGES = {"delta": "duckdb_extension_delta", "postgres": "duckdb_extension_postgres",
+                 "httpfs": "duckdb_extension_httpfs"}
 # the postgres extension's entry point is named after its historical file name
-_EXT_FILE_NAMES = {"delta": "delta", "postgres": "postgres_scanner"}
+_EXT_FILE_NAMES = {"delta": "delta", "postgres": "postgres_scanner", "httpfs": "httpfs"}
 _ext_dir: Path | None = None
 _ext_lock = threading.Lock()
 
 
 def extension_path(name: str) -> Path:
-    """Path of a loadable copy of the pip-packaged extension ``name`` (``delta`` or ``postgres``).
+    """Path of a loadable copy of the pip-packaged extension ``name`` (``delta``, ``postgres``, ``httpfs``).
 
     Raises:
         QueryError: the extension package is not installed.
@@ -50,6 +52,30 @@ def extension_path(name: str) -> Path:
         if not target.exists():
             shutil.copyfile(found[0], target)
     return target
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """How DuckDB reaches an S3 lake: region, optional custom endpoint URL, and credentials (None = anonymous)."""
+
+    region: str
+    endpoint: str | None = None
+    key_id: str | None = None
+    secret: str | None = None
+    session_token: str | None = None
+
+    def secret_sql(self) -> str:
+        """``CREATE SECRET`` for DuckDB's S3 client (httpfs and the delta extension both use it)."""
+        opts = {"REGION": self.region, "KEY_ID": self.key_id, "SECRET": self.secret,
+                "SESSION_TOKEN": self.session_token}
+        if self.endpoint:
+            parsed = urlparse(self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}")
+            opts["ENDPOINT"] = parsed.netloc
+            opts["URL_STYLE"] = "path"  # custom endpoints (MinIO, moto, ...) rarely resolve bucket host names
+        items = [f"{k} '{str(v).replace(chr(39), chr(39) * 2)}'" for k, v in opts.items() if v]
+        if self.endpoint and self.endpoint.startswith("http://"):
+            items.append("USE_SSL false")
+        return f"CREATE OR REPLACE SECRET autocorp_lake (TYPE s3, {', '.join(items)})"
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,15 @@ class Engine:
         self.execute("SET TimeZone = 'UTC'")
         self.execute(f"LOAD '{extension_path('delta')}'")
         self.locked = False
+
+    def connect_s3(self, access: S3Access) -> None:
+        """Load httpfs (from its pip package) and register the lake's S3 credentials as a DuckDB secret.
+
+        Raises:
+            QueryError: httpfs is not installed or the secret is rejected.
+        """
+        self.execute(f"LOAD '{extension_path('httpfs')}'")
+        self.execute(access.secret_sql())
 
     def cursor(self) -> Engine:
         """A new session on the same database (own transaction, shares views and tables)."""

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +17,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from autocorp.errors import QueryError
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.query import sandbox, views
-from autocorp.query.engine import Engine, parse_statements
+from autocorp.query.engine import Engine, S3Access, parse_statements
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import TableSnapshot, TimePoint, resolve
 from autocorp.settings import QuerySettings, Settings
@@ -40,18 +40,25 @@ def lake_config(settings: Settings) -> LakeConfig:
     return LakeConfig(storage, settings.slot_name, settings.query)
 
 
+def s3_access(storage: Storage) -> S3Access:
+    """DuckDB's S3 access for an s3:// lake: endpoint and region from the lake settings, credentials from
+    the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``)."""
+    env = os.environ
+    return S3Access(region=storage.s3.region, endpoint=storage.s3.endpoint, key_id=env.get("AWS_ACCESS_KEY_ID"),
+                    secret=env.get("AWS_SECRET_ACCESS_KEY"), session_token=env.get("AWS_SESSION_TOKEN"))
+
+
 class LakeSession:
     """DuckDB over the lake: real-time and read-optimized views, refreshed on demand."""
 
     def __init__(self, config: LakeConfig, point: TimePoint | None = None, *, sandboxed: bool = False,
                  threads: int | None = None) -> None:
-        if config.storage.is_s3:
-            raise QueryError("querying an s3:// lake needs DuckDB's httpfs extension, which has no pip package "
-                             "here: sync the lake to a local folder and set lake.root to it")
         self.config = config
         self.point = point or TimePoint()
         self.sandboxed = sandboxed
         self.engine = Engine(config.limits.memory_limit, threads)
+        if config.storage.is_s3:
+            self.engine.connect_s3(s3_access(config.storage))
         self.log = LakeLog(config.storage, config.pipeline)
         self._defined: dict[str, tuple[object, ...]] = {}
         self._lock = threading.Lock()
@@ -60,7 +67,7 @@ class LakeSession:
         self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.q(config.pipeline)}")
         self.refresh()
         if sandboxed:
-            self.engine.lock_down([config.storage.path()], config.limits.memory_limit)
+            self.engine.lock_down([config.storage.uri()], config.limits.memory_limit)
 
     # -- views --------------------------------------------------------------------
     def refresh(self) -> list[TableSnapshot]:

@@ -46,6 +46,7 @@ class LakeLog:
         self.storage = storage
         self.pipeline = pipeline
         self._commits: dict[str, dict[int, tuple[datetime, int | None]]] = {}
+        self._checkpoints: dict[tuple[str, int], int] = {}
 
     # -- curated tables ------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -54,22 +55,37 @@ class LakeLog:
                 if self.storage.exists(f"{layout.curated_table(name)}/{_LOG_DIR}")]
 
     def commits(self, table: str) -> list[DeltaCommit]:
-        """Every Delta commit of ``table`` (oldest first) with the committed LSN carried forward."""
+        """Every Delta commit of ``table`` still in the log (oldest first) with its committed LSN.
+
+        The LSN is carried forward from the last commit holding the pipeline's ``txn``. When ``curate
+        --optimize`` has removed the oldest JSON commits, the LSN the retained ones start from comes from the
+        log checkpoint, which records every application's last ``txn``.
+
+        Raises:
+            QueryError: the table has no commits.
+        """
         app_id = layout.curated_app_id(self.pipeline, table)
         cache = self._commits.setdefault(table, {})
-        log = f"{layout.curated_table(table)}/{_LOG_DIR}"
-        for rel in self.storage.list_files(log, ".json"):
-            stem = rel.rsplit("/", 1)[-1][:-5]
-            if stem.isdigit() and int(stem) not in cache:
+        checkpoints: dict[int, list[str]] = {}
+        for rel in self.storage.list_files(f"{layout.curated_table(table)}/{_LOG_DIR}"):
+            name = rel.rsplit("/", 1)[-1]
+            stem = name.split(".", 1)[0]
+            if not stem.isdigit():
+                continue
+            if name.endswith(".json") and name.count(".") == 1 and int(stem) not in cache:
                 cache[int(stem)] = _parse_commit(self.storage.read_bytes(rel) or b"", app_id)
-        out, lsn = [], -1
-        for version in sorted(cache):
-            ts, txn = cache[version]
-            lsn = txn if txn is not None else lsn
-            out.append(DeltaCommit(version, ts, lsn))
-        if not out:
+            elif ".checkpoint." in name and name.endswith(".parquet"):
+                checkpoints.setdefault(int(stem), []).append(rel)
+        if not cache:
             raise QueryError(f"curated table {table} has no Delta commits: run `autocorp curate`")
-        return out
+        seed = None
+        if 0 not in cache and checkpoints:
+            newest = max(checkpoints)
+            if (table, newest) not in self._checkpoints:
+                self._checkpoints[(table, newest)] = _checkpoint_txn(self.storage, checkpoints[newest], app_id)
+            seed = (newest, self._checkpoints[(table, newest)])
+        lsns = _commit_lsns(cache, seed)
+        return [DeltaCommit(v, cache[v][0], lsns[v]) for v in sorted(cache)]
 
     # -- raw zone -------------------------------------------------------------------
     def checkpoint_lsn(self) -> int:
@@ -129,6 +145,37 @@ def _parse_commit(data: bytes, app_id: str) -> tuple[datetime, int | None]:
         elif "txn" in action and action["txn"].get("appId") == app_id:
             txn = int(action["txn"]["version"])
     return ts, txn
+
+
+def _commit_lsns(commits: dict[int, tuple[datetime, int | None]], seed: tuple[int, int] | None) -> dict[int, int]:
+    """Committed LSN after each version: the last ``txn`` at or before it, or the checkpoint's (``seed``).
+
+    The checkpoint at version c fixes the LSN at c; it also holds for the retained versions just before c
+    that no ``txn`` separates from it. Versions the log no longer explains get -1.
+    """
+    out, lsn = {}, -1
+    for version in sorted(commits):
+        txn = commits[version][1]
+        if seed is not None and version == seed[0]:
+            lsn = seed[1]
+        lsn = txn if txn is not None else lsn
+        out[version] = lsn
+    if seed is not None and seed[0] in out:
+        version = seed[0]
+        while version - 1 in out and commits[version][1] is None:
+            version -= 1
+            out[version] = seed[1]
+    return out
+
+
+def _checkpoint_txn(storage: Storage, parts: list[str], app_id: str) -> int:
+    """``app_id``'s txn version recorded in a log checkpoint (its parquet parts), -1 when it holds none."""
+    lsn = -1
+    for rel in parts:
+        with storage.fs.open_input_file(storage.path(rel)) as fh:
+            txns = pq.read_table(fh, columns=["txn"]).column("txn").to_pylist()
+        lsn = max([lsn] + [int(t["version"]) for t in txns if t and t.get("appId") == app_id])
+    return lsn
 
 
 def _entries(storage: Storage, rel: str) -> list[pafs.FileInfo]:
