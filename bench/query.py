@@ -1,9 +1,12 @@
 """Benchmark: the analytics queries on the lake (DuckDB) vs the same SQL on the source PostgreSQL, same run.
 
 Builds N order lines of synthetic sales in a throwaway embedded PostgreSQL 18 and the same rows as Delta tables
-(the curated zone), runs every ``queries/analytics_*.sql`` on both (best of 3 after one warm-up), prints times
-and ratios; then measures the real-time view's freshness at a steady change rate (a raw CDC file per second,
-as capture flushes), from a change's commit time to the moment a query over ``sales_order`` returns it.
+(the curated zone), runs every ``queries/analytics_*.sql`` on both — same SQL, answers checked equal, one
+warm-up then ``--repeat`` alternating runs per side, median — and prints times and ratios: first with every
+change merged, then with ``--unmerged`` seconds of order updates only in the raw zone (the real-time views
+merge them at read time; PostgreSQL holds the same updates). Last, the real-time view's freshness at a steady
+change rate (a raw CDC file per second, as capture flushes), from a change's commit time to the moment a
+query over ``sales_order`` returns it.
 
     .venv/bin/python bench/query.py --lines 10000000      # the issue's size
     .venv/bin/python bench/query.py --lines 300000 --freshness-s 20
@@ -12,10 +15,13 @@ as capture flushes), from a change's commit time to the moment a query over ``sa
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from query_lake import TestLake  # noqa: E402
 
+from autocorp.lake import layout  # noqa: E402
 from autocorp.query.session import LakeConfig, LakeSession  # noqa: E402
 from autocorp.settings import EmbeddedSettings, QuerySettings  # noqa: E402
 from autocorp.source import embedded, schema  # noqa: E402
@@ -43,124 +50,165 @@ def dollars(cents: np.ndarray, typ: pa.DataType) -> pa.Array:
 
 
 def synth(lines: int, seed: int = 7) -> dict[str, pa.Table]:
-    """Source-shaped tables: 2 lines per order on average, 50 parts, 10 services, 5000 customers."""
+    """Source-shaped tables shaped like the order simulator's: orders placed in time order (``order_date``
+    rises with ``order_id``), 1-3 lines each, stored next to each other (80 % part lines, 20 % service lines),
+    header totals equal to the sum of the lines; 50 parts, 10 services with 3 parts each, 5000 customers."""
     rng = np.random.default_rng(seed)
     n_orders, n_cust, now = max(1, lines // 2), 5000, datetime.now(UTC)
-    ts = pa.timestamp("us", tz="UTC")
-    money = pa.decimal128(10, 2)
+    money, dec = pa.decimal128(10, 2), pa.decimal128(12, 2)
     price = rng.integers(500, 20000, 50)
-    parts = pa.table({"sku": [f"SKU-{i:03d}" for i in range(50)], "name": [f"Part {i}" for i in range(50)],
+    skus = np.array([f"SKU-{i:03d}" for i in range(50)])
+    parts = pa.table({"sku": skus, "name": [f"Part {i}" for i in range(50)],
                       "category": [["Brakes", "Filters", "Engine", "Tires"][i % 4] for i in range(50)],
                       "brand": [["Bosch", "Denso", "Moog"][i % 3] for i in range(50)],
-                      "unit_price": dollars(price, money),
-                      "cost": dollars(price // 2, money),
+                      "unit_price": dollars(price, money), "cost": dollars(price // 2, money),
                       "stock_quantity": pa.array(rng.integers(0, 100, 50), pa.int32())})
     cust = pa.table({"customer_id": pa.array(np.arange(1, n_cust + 1), pa.int64()),
                      "first_name": [f"F{i}" for i in range(n_cust)], "last_name": [f"L{i}" for i in range(n_cust)],
                      "email": [f"c{i}@example.com" for i in range(n_cust)],
                      "state": [["TX", "CA", "NY", "WA", "FL"][i % 5] for i in range(n_cust)]})
+    sids = np.array([f"{10000000 + i}" for i in range(10)])
+    labor, svc_parts = np.full(10, 4000) + 500 * np.arange(10), 1500 + 250 * np.arange(10)
+    service = pa.table({"serviceid": sids, "service": [f"Service {i}" for i in range(10)],
+                        "category": ["Brakes", "HVAC", "Tires & Wheels", "Cooling System", "Fluids & Filters"] * 2,
+                        "labor_minutes": pa.array([30 + 5 * i for i in range(10)], pa.int32()),
+                        "labor_cost": dollars(labor, money)})
+    service_parts = pa.table({"serviceid": np.repeat(sids, 3), "sku": skus[(np.arange(30) * 7) % 50],
+                              "quantity": pa.array(np.tile([1, 2, 4], 10), pa.int32())})
     order_id = np.arange(1, n_orders + 1)
-    line_order = rng.integers(1, n_orders + 1, lines)
-    line_part = rng.integers(0, 50, lines)
-    qty = rng.integers(1, 5, lines)
-    cents = price[line_part] * qty
-    totals = np.bincount(line_order, weights=cents, minlength=n_orders + 1)[1:].astype(np.int64)
-    dec = pa.decimal128(12, 2)
+    line_order = np.repeat(order_id, rng.integers(1, 4, n_orders))
+    is_svc = rng.random(len(line_order)) < 0.2
+    p_order, s_order = line_order[~is_svc], line_order[is_svc]
+    p_part, qty = rng.integers(0, 50, len(p_order)), rng.integers(1, 5, len(p_order))
+    p_cents, s_svc = price[p_part] * qty, rng.integers(0, 10, len(s_order))
+    s_cents = labor[s_svc] + svc_parts[s_svc]
+    totals = (np.bincount(p_order, weights=p_cents, minlength=n_orders + 1)
+              + np.bincount(s_order, weights=s_cents, minlength=n_orders + 1))[1:].astype(np.int64)
+    has_p = np.bincount(p_order, minlength=n_orders + 1)[1:] > 0
+    has_s = np.bincount(s_order, minlength=n_orders + 1)[1:] > 0
+    start = now.timestamp() - 365 * 86400
+    dates = np.sort(start + rng.random(n_orders) * 365 * 86400) * 1_000_000
     orders = pa.table({
         "order_id": pa.array(order_id, pa.int64()),
         "customer_id": pa.array(rng.integers(1, n_cust + 1, n_orders), pa.int64()),
-        "order_date": pa.array((now.timestamp() - rng.integers(0, 365 * 86400, n_orders)) * 1_000_000, pa.int64())
-        .cast(ts),
+        "order_date": pa.array(dates.astype(np.int64), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "invoice_number": [f"INV-2026-{i}" for i in order_id],
         "payment_method": pa.array(np.array(["Credit Card", "Debit Card", "Cash", "Check"])[order_id % 4]),
         "total_amount": dollars(totals, dec),
-        "order_type": pa.array(np.array(["Parts"] * n_orders))})
-    lines_t = pa.table({
-        "line_id": pa.array(np.arange(1, lines + 1), pa.int64()), "order_id": pa.array(line_order, pa.int64()),
-        "sku": pa.array(np.array(parts["sku"].to_pylist())[line_part]),
-        "quantity": pa.array(qty, pa.int32()),
-        "unit_price": dollars(price[line_part], money),
-        "line_total": dollars(cents, dec)})
-    sids = [f"{10000000 + i}" for i in range(10)]
-    service = pa.table({"serviceid": sids, "service": [f"Service {i}" for i in range(10)],
-                        "category": ["Brakes"] * 10, "labor_minutes": pa.array([30] * 10, pa.int32()),
-                        "labor_cost": dollars(np.full(10, 4000), money)})
-    empty_sp = pa.table({"serviceid": pa.array([], pa.string()), "sku": pa.array([], pa.string()),
-                         "quantity": pa.array([], pa.int32())})
-    empty_sos = pa.table({"line_id": pa.array([], pa.int64()), "order_id": pa.array([], pa.int64()),
-                          "serviceid": pa.array([], pa.string()), "labor_minutes": pa.array([], pa.int32()),
-                          "labor_cost": pa.array([], money), "parts_cost": pa.array([], money),
-                          "line_total": pa.array([], dec)})
-    return {"auto_parts": parts, "service": service, "service_parts": empty_sp, "customers": cust,
-            "sales_order": orders, "sales_order_parts": lines_t, "sales_order_services": empty_sos}
+        "order_type": pa.array(np.where(has_p & has_s, "Mixed", np.where(has_s, "Service", "Parts")))})
+    part_lines = pa.table({
+        "line_id": pa.array(np.arange(1, len(p_order) + 1), pa.int64()), "order_id": pa.array(p_order, pa.int64()),
+        "sku": pa.array(skus[p_part]), "quantity": pa.array(qty, pa.int32()),
+        "unit_price": dollars(price[p_part], money), "line_total": dollars(p_cents, dec)})
+    service_lines = pa.table({
+        "line_id": pa.array(np.arange(1, len(s_order) + 1), pa.int64()), "order_id": pa.array(s_order, pa.int64()),
+        "serviceid": pa.array(sids[s_svc]), "labor_minutes": pa.array(30 + 5 * s_svc, pa.int32()),
+        "labor_cost": dollars(labor[s_svc], money), "parts_cost": dollars(svc_parts[s_svc], money),
+        "line_total": dollars(s_cents, dec)})
+    return {"auto_parts": parts, "service": service, "service_parts": service_parts, "customers": cust,
+            "sales_order": orders, "sales_order_parts": part_lines, "sales_order_services": service_lines}
+
+
+KEYS = {"service_parts": ["serviceid", "sku"]}
+PG_SETTINGS = {"fsync": "off", "shared_buffers": "2GB", "work_mem": "64MB", "effective_cache_size": "8GB"}
 
 
 def load_source(dsn: str, tables: dict[str, pa.Table]) -> None:
+    """COPY the rows into PostgreSQL (its schema and indexes), then VACUUM ANALYZE so plans use fresh stats."""
     import io
 
     import pyarrow.csv as pacsv
 
-    with connection(dsn) as conn, conn.cursor() as cur:
+    with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("ALTER TABLE sales_order_parts DROP CONSTRAINT IF EXISTS sales_order_parts_check")
         for name, t in tables.items():
             buf = io.BytesIO()
             pacsv.write_csv(t, buf, pacsv.WriteOptions(include_header=False))
             buf.seek(0)
             cur.copy_expert(f"COPY {name} ({', '.join(t.column_names)}) FROM STDIN WITH (FORMAT csv)", buf)
-        cur.execute("ANALYZE")
+        cur.execute("VACUUM ANALYZE")
 
 
 def load_lake(root: str, tables: dict[str, pa.Table]) -> TestLake:
+    """The same rows as curated Delta tables at committed LSN 100 (what `autocorp curate` leaves)."""
     from deltalake import CommitProperties, Transaction, write_deltalake
 
     lake = TestLake(root, "autocorp_bench")
     for name, t in tables.items():
         now = pa.array([datetime.now(UTC)] * t.num_rows, pa.timestamp("us", tz="UTC"))
         full = t.append_column("_lsn", pa.array([100] * t.num_rows, pa.int64())).append_column("_commit_ts", now)
-        props = CommitProperties(app_transactions=[Transaction(f"autocorp_bench:{name}", 100)])
+        props = CommitProperties(app_transactions=[Transaction(layout.curated_app_id(lake.pipeline, name), 100)])
         write_deltalake(lake.uri(name), full, commit_properties=props)
-        lake.define(name, t.schema, [t.column_names[0]])
+        lake.define(name, t.schema, KEYS.get(name, [t.column_names[0]]))
     lake.checkpoint(100)
     return lake
 
 
-def timed(run, repeat: int = 3) -> float:
-    run()
-    best = float("inf")
+def add_unmerged(lake: TestLake, dsn: str, orders: pa.Table, files: int, per_file: int) -> int:
+    """Update ``files * per_file`` orders at the source and only in the raw zone of the lake (not merged):
+    the real-time view then reads Delta + those changes, and both sides hold the same rows. Returns the LSN."""
+    rng = np.random.default_rng(11)
+    lsn = 1000
+    with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        for _ in range(files):
+            lsn += 1000
+            rows = orders.take(rng.integers(0, orders.num_rows, per_file)).to_pylist()
+            changes = [{**r, "Op": "U", "_lsn": lsn, "payment_method": "Financing"} for r in rows]
+            lake.write_cdc("sales_order", changes)
+            cur.execute("UPDATE sales_order SET payment_method = 'Financing' WHERE order_id = ANY(%s)",
+                        ([r["order_id"] for r in rows],))
+        cur.execute("VACUUM ANALYZE sales_order")
+    lake.checkpoint(lsn)
+    return files * per_file
+
+
+def normalised(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    def one(v: object) -> object:
+        if isinstance(v, Decimal | float):
+            return round(float(v), 4)
+        return v.astimezone(UTC) if isinstance(v, datetime) else v
+    return [tuple(one(v) for v in r) for r in rows]
+
+
+def timed_pair(on_lake, on_pg, repeat: int) -> tuple[float, float]:
+    """Median seconds of each side; one warm-up run each, then the sides alternate so load hits both alike."""
+    on_lake()
+    on_pg()
+    lake_t, pg_t = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for run, out in ((on_lake, lake_t), (on_pg, pg_t)):
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+    return float(np.median(lake_t)), float(np.median(pg_t))
 
 
-def compare(session: LakeSession, dsn: str) -> list[tuple[str, float, float]]:
+def compare(session: LakeSession, dsn: str, repeat: int) -> list[tuple[str, float, float]]:
+    """Every analytics query on both sides: same SQL, answers checked equal, median times and ratio."""
     out = []
     with connection(dsn) as conn, conn.cursor() as cur:
+        conn.set_session(readonly=True, autocommit=True)
         for path in QUERIES:
             sql = path.read_text()
-            try:
-                lake_s = timed(lambda sql=sql: session.run(sql))
-            except Exception as exc:  # noqa: BLE001 - report and go on
-                print(f"{path.stem}: lake failed: {exc}")
-                continue
 
-            def on_pg(sql: str = sql) -> None:
+            def on_lake(sql: str = sql) -> list[tuple[object, ...]]:
+                return [tuple(r.values()) for r in session.run(sql).to_pylist()]
+
+            def on_pg(sql: str = sql) -> list[tuple[object, ...]]:
                 cur.execute(sql)
-                cur.fetchall()
-            try:
-                pg_s = timed(on_pg)
-            except Exception as exc:  # noqa: BLE001
-                conn.rollback()
-                print(f"{path.stem}: postgres failed: {str(exc).splitlines()[0]}")
-                continue
+                return list(cur.fetchall())
+            same = normalised(on_lake()) == normalised(on_pg())
+            lake_s, pg_s = timed_pair(on_lake, on_pg, repeat)
             out.append((path.stem, lake_s, pg_s))
-            print(f"{path.stem:45s} lake {lake_s * 1000:9.1f} ms   postgres {pg_s * 1000:9.1f} ms   "
-                  f"x{pg_s / lake_s:6.1f}", flush=True)
+            print(f"{path.stem:42s} lake {lake_s * 1000:8.1f} ms   postgres {pg_s * 1000:8.1f} ms   "
+                  f"x{pg_s / lake_s:6.1f}{'' if same else '   ANSWERS DIFFER'}", flush=True)
+    ratios = [pg / lk for _, lk, pg in out]
+    print(f"queries: {len(out)}; slowest lake query {max(r[1] for r in out) * 1000:.0f} ms; ratio postgres/lake "
+          f"min {min(ratios):.1f}x, median {float(np.median(ratios)):.1f}x, max {max(ratios):.1f}x", flush=True)
     return out
 
 
-def freshness(lake: TestLake, seconds: float, rate: int) -> list[float]:
+def freshness(lake: TestLake, seconds: float, rate: int, start_lsn: int) -> list[float]:
     """Writer: one CDC file per second holding ``rate`` updates; reader: latency until a query returns them."""
     config = LakeConfig(lake.storage, lake.pipeline, QuerySettings())
     session = LakeSession(config, sandboxed=True)
@@ -169,7 +217,7 @@ def freshness(lake: TestLake, seconds: float, rate: int) -> list[float]:
     stop = threading.Event()
 
     def writer() -> None:
-        lsn = 1000
+        lsn = start_lsn
         while not stop.is_set():
             lsn += 1000
             t0 = time.time()
@@ -201,11 +249,15 @@ def freshness(lake: TestLake, seconds: float, rate: int) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs per query and side (median reported)")
+    ap.add_argument("--unmerged", type=int, default=20, help="raw CDC files of 1000 order updates for the "
+                    "real-time run (20 = 20 s of changes at 1k/s that curate has not merged yet)")
     ap.add_argument("--freshness-s", type=float, default=30.0)
     ap.add_argument("--rate", type=int, default=1000, help="changes per second for the freshness run")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="autocorp-bench-query-"))
-    state, _ = embedded.start(root / "pg", EmbeddedSettings(port=embedded.free_port(), extra={"fsync": "off"}))
+    cfg = EmbeddedSettings(port=embedded.free_port(), extra=PG_SETTINGS)
+    state, _ = embedded.start(root / "pg", cfg)
     try:
         dsn = state.url("postgres")
         schema.apply_schema(dsn)
@@ -213,20 +265,29 @@ def main() -> None:
         tables = synth(args.lines)
         load_source(dsn, tables)
         lake = load_lake(str(root / "lake"), tables)
-        print(f"built {args.lines:,} order lines in PostgreSQL and the lake in {time.time() - t0:.0f} s")
-        session = LakeSession(LakeConfig(lake.storage, lake.pipeline, QuerySettings(memory_limit="2GB")))
-        results = compare(session, dsn)
-        session.close()
-        if results:
-            ratios = [pg / lk for _, lk, pg in results]
-            print(f"queries: {len(results)}; slowest lake query {max(r[1] for r in results) * 1000:.0f} ms; "
-                  f"ratio postgres/lake min {min(ratios):.1f}x, median {float(np.median(ratios)):.1f}x")
-        lat = freshness(lake, args.freshness_s, args.rate)
+        lines = tables["sales_order_parts"].num_rows + tables["sales_order_services"].num_rows
+        print(f"built {lines:,} order lines ({tables['sales_order'].num_rows:,} orders) in PostgreSQL and the "
+              f"lake in {time.time() - t0:.0f} s; PostgreSQL {PG_SETTINGS}, DuckDB threads "
+              f"{os.cpu_count()}; median of {args.repeat} alternating runs after a warm-up", flush=True)
+        config = LakeConfig(lake.storage, lake.pipeline, QuerySettings(memory_limit="4GB"))
+        print("\n-- every change merged (the real-time views are the Delta tables)")
+        with closing(LakeSession(config)) as session:
+            compare(session, dsn, args.repeat)
+        start_lsn = 1000
+        if args.unmerged:
+            n = add_unmerged(lake, dsn, tables["sales_order"], args.unmerged, 1000)
+            start_lsn = 1000 * (args.unmerged + 2)
+            print(f"\n-- real-time views: {n:,} order updates in {args.unmerged} raw files not merged yet "
+                  "(PostgreSQL has them too)")
+            with closing(LakeSession(config)) as session:
+                compare(session, dsn, args.repeat)
+        lat = freshness(lake, args.freshness_s, args.rate, start_lsn)
         if lat:
-            print(f"real-time view freshness at {args.rate} changes/s over {len(lat)} flushes: "
+            print(f"\nreal-time view freshness at {args.rate} changes/s over {len(lat)} flushes: "
                   f"p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s")
     finally:
         embedded.stop(root / "pg")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
