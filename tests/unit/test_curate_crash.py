@@ -133,6 +133,7 @@ from pathlib import Path
 from autocorp.curate.runner import Curate
 from test_curate_rawzone import make_curate
 settings = make_curate(Path({root!r}), batch_max_rows=12).settings
+print("ready", flush=True)  # imports done: the parent's random kill delay starts now
 # a short pause at each hook point stretches the run so that most kills land inside it
 Curate(settings, hook=lambda at, table: time.sleep(0.02)).run_once()
 """
@@ -148,8 +149,9 @@ def test_kill_minus_nine_at_random_moments(tmp_path: Path) -> None:
     lsns = []
     for round_ in range(10):
         build_stream(zone, ref, files=25, seed=round_, load=False)
-        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.4, 1.2))
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.1, 0.8))  # measured from the end of the imports, whatever the machine's load
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         lsns.append((make_curate(tmp_path).table_lsn("items"), zone.lsn))
