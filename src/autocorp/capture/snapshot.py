@@ -1,43 +1,45 @@
 """The full load: each table read inside the slot's exported snapshot into LOAD files.
 
-Rows stream ``COPY (SELECT ...) TO STDOUT (FORMAT csv, FORCE_QUOTE (<text columns>))`` -> an OS
-pipe -> pyarrow's streaming CSV reader, which parses numbers, booleans, dates, timestamps and text
-into their Arrow types (NULL is the only unquoted empty field, so it differs from the empty string;
-other types stay raw bytes for ``typemap``) -> ``TableBatch.append_text_rows`` -> typed row groups
-converted and Parquet-encoded on a thread, a new ``LOADnnnnnnnn.parquet`` every ``load_file_rows``
-rows. Memory stays bounded by two row groups.
+A table bigger than ``LOAD_PARALLEL * PARALLEL_MIN_PAGES`` heap pages is split into ``LOAD_PARALLEL``
+ctid ranges, each read on its own connection that imports the *same* exported snapshot (so the
+ranges together are exactly the table as of the slot's consistent point). Each range streams
+``autocorp.capture.tablecopy`` batches -> ``TableBatch.append_text_rows`` -> typed row groups,
+converted and Parquet-encoded on a writer thread -> its own ``LOADnnnnnnnn.parquet`` files (a new one
+every ``load_file_rows`` rows; numbers are shared by the ranges). Memory stays bounded by two row
+groups per range. LOAD ``_seq`` is the row number within its range plus ``range index << 40``:
+unique, and the plain row number for a table read in one range.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from autocorp.capture.batch import TableBatch
 from autocorp.capture.pgoutput import Column, Relation
 from autocorp.capture.slot import PublishedTable
+from autocorp.capture.tablecopy import NotTyped, PageRange, copy_batches, page_count, split_pages
 from autocorp.capture.tables import schema_record
-from autocorp.capture.typemap import column_type
 from autocorp.errors import CaptureError
 from autocorp.lake import layout
 from autocorp.lake.storage import Storage
 from autocorp.source.connect import PgError, connection
 
 ROW_GROUP_ROWS = 131_072
-_CSV_BLOCK = 4 << 20
+LOAD_PARALLEL = max(1, min(4, os.cpu_count() or 1))  # ctid ranges read at once (connections) per table
+PARALLEL_MIN_PAGES = 4096  # 32 MiB of heap per range at least: smaller tables are read in one range
+_SEQ_RANGE_SHIFT = 40
 _DICT_SAMPLE = 8192
 _DICT_MAX_DISTINCT = 0.25  # distinct values per sampled row up to which a column is dictionary-encoded
 
@@ -102,19 +104,24 @@ def load_table(dsn: str, snap: Snapshot, storage: Storage, pt: PublishedTable, f
     Raises:
         CaptureError: the snapshot is gone (the slot's connection closed) or the COPY failed.
     """
+    with _in_snapshot(dsn, snap, pt) as cur:
+        rel = table_relation(cur, pt.schema, pt.table)
+        ranges = split_pages(page_count(cur, rel), LOAD_PARALLEL, PARALLEL_MIN_PAGES)
+    record = schema_record(rel, snap.lsn, None, pt.key_columns)
+    storage.write_bytes(f"{layout.schema_history_dir(pt.schema, pt.table)}/{snap.lsn:016X}.json",
+                        json.dumps(record, indent=1).encode())
+    load = _TableLoad(dsn, snap, storage, pt, rel, file_rows, on_rows)
     try:
-        return _load(dsn, snap, storage, pt, file_rows, on_rows, typed=True)
-    except _NotTyped:
+        return load.run(ranges, typed=True)
+    except NotTyped:
         delete_load_files(storage, pt.schema, pt.table)
-        return replace(_load(dsn, snap, storage, pt, file_rows, on_rows, typed=False), text_fallback=True)
+        load = _TableLoad(dsn, snap, storage, pt, rel, file_rows, on_rows)
+        return replace(load.run(ranges, typed=False), text_fallback=True)
 
 
-class _NotTyped(Exception):
-    """pyarrow's CSV reader could not parse a value into the column's Arrow type."""
-
-
-def _load(dsn: str, snap: Snapshot, storage: Storage, pt: PublishedTable, file_rows: int,
-          on_rows: Callable[[int], None] | None, typed: bool) -> LoadResult:
+@contextmanager
+def _in_snapshot(dsn: str, snap: Snapshot, pt: PublishedTable) -> Iterator[Any]:
+    """A cursor in a read-only transaction that imported the exported snapshot."""
     with connection(dsn) as conn, conn.cursor() as cur:
         try:
             cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -122,37 +129,86 @@ def _load(dsn: str, snap: Snapshot, storage: Storage, pt: PublishedTable, file_r
         except PgError as exc:
             raise CaptureError(f"cannot import snapshot {snap.name} for {pt.name}: {str(exc).strip()}; "
                                "restart `autocorp capture` (the full load starts over)") from None
-        rel = table_relation(cur, pt.schema, pt.table)
-        record = schema_record(rel, snap.lsn, None, pt.key_columns)
-        storage.write_bytes(f"{layout.schema_history_dir(pt.schema, pt.table)}/{snap.lsn:016X}.json",
-                            json.dumps(record, indent=1).encode())
-        files = _LoadFiles(storage, pt, file_rows)
-        batch = TableBatch(rel, pt.key_columns)
-        rows = 0
+        yield cur
+
+
+class _Aborted(Exception):
+    """Another range of the same table failed: stop this one."""
+
+
+class _TableLoad:
+    """One table's ranges read in parallel threads into LOAD files with shared numbers."""
+
+    def __init__(self, dsn: str, snap: Snapshot, storage: Storage, pt: PublishedTable, rel: Relation,
+                 file_rows: int, on_rows: Callable[[int], None] | None) -> None:
+        self.dsn, self.snap, self.storage, self.pt, self.rel = dsn, snap, storage, pt, rel
+        self.file_rows, self.on_rows = file_rows, on_rows
+        self.abort = threading.Event()
+        self._lock = threading.Lock()
+        self._files = 0
+        self._rows = 0
+
+    def run(self, ranges: list[PageRange], typed: bool) -> LoadResult:
+        if len(ranges) == 1:
+            self._range(ranges[0], typed)
+        else:
+            with ThreadPoolExecutor(len(ranges), thread_name_prefix="load-range") as pool:
+                futures = [pool.submit(self._range, r, typed) for r in ranges]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                if any(f.exception() for f in done):
+                    self.abort.set()
+                wait(futures)
+            errors = [e for e in (f.exception() for f in futures) if e is not None and not isinstance(e, _Aborted)]
+            if errors:  # NotTyped first: the caller then reads the table again as text
+                raise next((e for e in errors if isinstance(e, NotTyped)), errors[0])
+        if self._files == 0:  # an empty table still gets one (empty) LOAD file with its schema
+            files = _LoadFiles(self.storage, self.pt, self.file_rows, self._next_number)
+            files.write(TableBatch(self.rel, self.pt.key_columns).to_table())
+            files.close()
+        return LoadResult(self.pt.name, self._rows, self._files)
+
+    def _next_number(self) -> int:
+        with self._lock:
+            self._files += 1
+            return self._files
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self._rows += n
+            total = self._rows
+        if self.on_rows is not None:
+            self.on_rows(total)
+
+    def _range(self, pages: PageRange, typed: bool) -> None:
+        seq = (pages.index << _SEQ_RANGE_SHIFT) + 1
+        batch = TableBatch(self.rel, self.pt.key_columns)
+        files = _LoadFiles(self.storage, self.pt, self.file_rows, self._next_number)
         # conversion and Parquet encoding (pyarrow, GIL released) run on a thread while the next row
         # group is read; at most one group waits, so memory stays bounded
-        with ThreadPoolExecutor(1, thread_name_prefix="load-writer") as pool:
+        with _in_snapshot(self.dsn, self.snap, self.pt) as cur, \
+                ThreadPoolExecutor(1, thread_name_prefix="load-writer") as pool:
             pending: Future[None] | None = None
             try:
-                for chunk in _copy_chunks(cur, rel, typed):
-                    batch.append_text_rows(chunk, "I", snap.taken_at, snap.lsn, rows + 1)
-                    rows += len(next(iter(chunk.values()))) if chunk else 0
+                for chunk in copy_batches(cur, self.rel, pages, typed):
+                    if self.abort.is_set():
+                        raise _Aborted()
+                    n = len(next(iter(chunk.values()))) if chunk else 0
+                    batch.append_text_rows(chunk, "I", self.snap.taken_at, self.snap.lsn, seq)
+                    seq += n
                     if len(batch) >= ROW_GROUP_ROWS:
                         if pending is not None:
                             pending.result()
                         pending = pool.submit(_write_group, files, batch)
-                        batch = TableBatch(rel, pt.key_columns)
-                    if on_rows is not None:
-                        on_rows(rows)
+                        batch = TableBatch(self.rel, self.pt.key_columns)
+                    self._count(n)
                 if pending is not None:
                     pending.result()
-                if len(batch) or files.number == 0:
+                if len(batch):
                     files.write(batch.to_table())
             finally:
                 if pending is not None:
                     pending.exception()
                 files.close()
-        return LoadResult(pt.name, rows, files.number)
 
 
 def _write_group(files: _LoadFiles, batch: TableBatch) -> None:
@@ -160,11 +216,10 @@ def _write_group(files: _LoadFiles, batch: TableBatch) -> None:
 
 
 class _LoadFiles:
-    """LOAD00000001.parquet, LOAD00000002...: a new file every ``file_rows`` rows or on a schema change."""
+    """LOAD files of one range: a new file every ``file_rows`` rows or on a schema change."""
 
-    def __init__(self, storage: Storage, pt: PublishedTable, file_rows: int) -> None:
-        self.storage, self.pt, self.file_rows = storage, pt, file_rows
-        self.number = 0
+    def __init__(self, storage: Storage, pt: PublishedTable, file_rows: int, next_number: Callable[[], int]) -> None:
+        self.storage, self.pt, self.file_rows, self.next_number = storage, pt, file_rows, next_number
         self._ctx: AbstractContextManager[pq.ParquetWriter] | None = None
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
@@ -175,8 +230,7 @@ class _LoadFiles:
                                          or not table.schema.equals(self._schema, check_metadata=True)):
             self.close()
         if self._writer is None:
-            self.number += 1
-            rel = layout.load_file(self.pt.schema, self.pt.table, self.number)
+            rel = layout.load_file(self.pt.schema, self.pt.table, self.next_number())
             self._ctx = self.storage.parquet_writer(rel, table.schema, use_dictionary=_dictionary_columns(table))
             self._writer, self._schema, self._rows = self._ctx.__enter__(), table.schema, 0
         self._writer.write_table(table)
@@ -205,79 +259,3 @@ def _dictionary_columns(table: pa.Table) -> list[str]:
         if few:
             out.append(name)
     return out
-
-
-def _csv_types(rel: Relation, typed: bool) -> dict[str, pa.DataType]:
-    """Column -> the type pyarrow's CSV reader parses it into (binary: raw text for ``typemap``)."""
-    out = {}
-    for c in rel.columns:
-        arrow_type = column_type(c).arrow_type
-        out[c.name] = arrow_type if typed and _parses_as_csv(arrow_type) else pa.binary()
-    return out
-
-
-def _parses_as_csv(t: pa.DataType) -> bool:
-    """pyarrow's CSV parser reads PostgreSQL's text of these exactly as ``typemap``'s casts do."""
-    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_date32(t)
-            or pa.types.is_timestamp(t) or pa.types.is_decimal128(t) or t == pa.string())
-
-
-def _copy_sql(rel: Relation) -> str:
-    """The COPY: only columns whose text can be empty are quoted (NULL is the unquoted empty field)."""
-    cols = ", ".join(_ident(c.name) for c in rel.columns)
-    maybe_empty = [_ident(c.name) for c in rel.columns if column_type(c).arrow_type == pa.string()]
-    quote = f", FORCE_QUOTE ({', '.join(maybe_empty)})" if maybe_empty else ""
-    return f"COPY (SELECT {cols} FROM {_ident(rel.schema)}.{_ident(rel.table)}) TO STDOUT (FORMAT csv{quote})"
-
-
-def _copy_chunks(cur: Any, rel: Relation, typed: bool) -> Iterator[dict[str, pa.Array]]:
-    """Stream the table as CSV through a pipe into pyarrow; yields column-name -> arrays.
-
-    Raises:
-        _NotTyped: (``typed``) a value did not parse into its column's Arrow type.
-    """
-    names = [c.name for c in rel.columns]
-    sql = _copy_sql(rel)
-    rfd, wfd = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with io.BufferedWriter(io.FileIO(wfd, "wb"), 1 << 20) as out:
-                cur.copy_expert(sql, out, size=1 << 20)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the reading thread
-            failure.append(exc)
-
-    producer = threading.Thread(target=produce, name=f"copy-{rel.table}", daemon=True)
-    producer.start()
-    # buffered: a raw pipe read returns at most 64 KiB, and pyarrow would make each read a batch
-    source = io.BufferedReader(io.FileIO(rfd, "rb"), _CSV_BLOCK)
-    try:
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=_CSV_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=_csv_types(rel, typed), null_values=[""], true_values=["t"], false_values=["f"],
-                strings_can_be_null=True, quoted_strings_can_be_null=False),
-        )
-        for rb in reader:
-            yield {n: rb.column(i) for i, n in enumerate(names)}
-    except pa.ArrowInvalid as exc:
-        if typed and "conversion error" in str(exc):
-            raise _NotTyped(str(exc)) from None
-        if not failure and "Empty CSV" not in str(exc):
-            raise CaptureError(f"cannot parse the snapshot of {rel.schema}.{rel.table}: {exc}") from None
-    finally:
-        source.close()
-        producer.join()
-    if failure and not isinstance(failure[0], BrokenPipeError):
-        exc = failure[0]
-        if isinstance(exc, PgError):
-            raise CaptureError(f"reading {rel.schema}.{rel.table} from the snapshot failed: "
-                               f"{str(exc).strip()}; restart `autocorp capture`") from None
-        raise exc
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
