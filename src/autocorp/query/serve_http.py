@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pyarrow as pa
 
 from autocorp.errors import QueryError, QueryRejected
+from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.output import json_value
-from autocorp.query.serve_pg import check_bind
 from autocorp.query.session import LakeSession
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -113,24 +111,7 @@ class _Server(ThreadingHTTPServer):
         self.token = token
 
 
-@dataclass
-class RunningHttp:
-    """The HTTP server thread: its port and how to stop it."""
-
-    server: _Server
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def start(lake: LakeSession, host: str, port: int, token: str | None) -> RunningHttp:
+def start(lake: LakeSession, host: str, port: int, token: str | None) -> RunningServer:
     """Serve ``POST /query`` for a sandboxed ``lake`` on ``host:port`` (0 = any free port) in a thread.
 
     Raises:
@@ -139,10 +120,5 @@ def start(lake: LakeSession, host: str, port: int, token: str | None) -> Running
     if not lake.sandboxed:
         raise QueryError("the HTTP endpoint needs a sandboxed lake session (LakeSession(..., sandboxed=True))")
     check_bind(host, token)
-    try:
-        server = _Server((host, port), lake, token)
-    except OSError as exc:
-        raise QueryError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another query.http_port") from None
-    thread = threading.Thread(target=server.serve_forever, name="autocorp-serve-http", daemon=True)
-    thread.start()
-    return RunningHttp(server, thread)
+    return serve_in_thread(lambda: _Server((host, port), lake, token), host, port, "query.http_port",
+                           "autocorp-serve-http")

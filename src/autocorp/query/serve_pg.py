@@ -10,8 +10,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +19,7 @@ from buenavista.postgres import BuenaVistaServer
 
 from autocorp.errors import QueryError
 from autocorp.query import pgcatalog, sandbox
+from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.engine import Engine
 from autocorp.query.session import LakeSession
 
@@ -105,23 +104,6 @@ class _Server(BuenaVistaServer):
         return self.auth is not None or ipaddress.ip_address(client_address[0]).is_loopback
 
 
-@dataclass
-class RunningServer:
-    """A server thread: its port and how to stop it."""
-
-    server: Any
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 def start(lake: LakeSession, host: str, port: int, password: str | None) -> RunningServer:
     """Serve ``lake`` over the PostgreSQL protocol on ``host:port`` (0 = any free port) in a thread.
 
@@ -133,25 +115,6 @@ def start(lake: LakeSession, host: str, port: int, password: str | None) -> Runn
         raise QueryError("the PostgreSQL endpoint needs a sandboxed lake session (LakeSession(..., sandboxed=True))")
     check_bind(host, password)
     pgcatalog.install(lake.engine)
-    try:
-        server = _Server((host, port), LakeConnectionPg(lake), _AnyUser(password) if password else None)
-    except OSError as exc:
-        raise QueryError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another query.pg_port") from None
-    thread = threading.Thread(target=server.serve_forever, name="autocorp-serve-pg", daemon=True)
-    thread.start()
-    return RunningServer(server, thread)
-
-
-def check_bind(host: str, password: str | None) -> None:
-    """Refuse to expose the lake beyond this machine without authentication.
-
-    Raises:
-        QueryError: ``host`` is not a loopback address and no password is configured.
-    """
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback and not password:
-        raise QueryError(f"refusing to serve the lake on {host} without a password: "
-                         "set query.password (AUTOCORP_QUERY__PASSWORD) or listen on 127.0.0.1")
+    auth = _AnyUser(password) if password else None
+    return serve_in_thread(lambda: _Server((host, port), LakeConnectionPg(lake), auth), host, port,
+                           "query.pg_port", "autocorp-serve-pg")
