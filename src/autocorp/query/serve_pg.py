@@ -42,7 +42,7 @@ class LakeSessionPg(DuckDBSession):
         super().__init__(engine.raw_connection)
 
     def refresh_config(self) -> None:
-        self.config_params = set()
+        self.config_params: set[str] = set()
 
     def execute_sql(self, sql: str, params: Any = None) -> DuckDBQueryResult:
         txn = _TXN.match(sql)
