@@ -228,3 +228,49 @@ def test_unchanged_values_are_null_with_names_listed_for_any_op_but_insert() -> 
     table = batch.to_table()
     assert table["_unchanged"].to_pylist() == [["name", "tags"], None]
     assert table["name"].to_pylist() == [None, None] and table["tags"].to_pylist() == [None, None]
+
+
+def _row_messages(rng: random.Random, n: int) -> list[tuple[str, bytes, tuple[bytes | None | object, ...]]]:
+    """Random Insert / plain Update / Delete messages of ``orders`` with what they decode to."""
+    out = []
+    for i in range(n):
+        op = rng.choice("IUD")
+        values: list[bytes | None | object] = [str(i).encode(), rng.choice([b"", b"a,b", "é\n".encode(), None]),
+                                               rng.choice([b"1.50", None]), b"2026-11-26 07:00:00+00",
+                                               rng.choice([b"{}", b'{x,"y z"}', None]), b"\\x00ff", b"t"]
+        if op == "U" and rng.random() < 0.3:
+            values[1] = UNCHANGED
+        if op == "D":
+            values = [values[0]] + [None] * 6
+        marker = b"K" if op == "D" else b"N"
+        out.append((op, op.encode() + struct.pack("!I", 16384) + marker + tup(*values), tuple(values)))
+    return out
+
+
+def test_raw_messages_parsed_column_wise_equal_decoded_rows() -> None:
+    messages = _row_messages(random.Random(3), 2000)
+    decoded, raw = TableBatch(orders(), ["id"]), TableBatch(orders(), ["id"])
+    for seq, (op, payload, values) in enumerate(messages):
+        assert decode(payload) in (Insert(16384, values), Update(16384, None, None, values),
+                                   Delete(16384, "K", values))
+        lsn = 100 + seq // 7  # several changes per transaction
+        decoded.append(op, TS, lsn, seq, 5, values)
+        raw.append_raw(op, TS, lsn, seq, 5, payload)
+        if seq == 1500:  # a Truncate in between: both segment kinds in one batch
+            decoded.append("T", TS, lsn, seq, 5, ())
+            raw.append("T", TS, lsn, seq, 5, ())
+    assert len(raw) == len(decoded) == 2001 and raw.nbytes > 2001 * 48
+    want, got = decoded.to_table(), raw.to_table()
+    assert got.equals(want) and got.schema.metadata == want.schema.metadata
+    assert got["_unchanged"].drop_null().to_pylist() and len(raw) == 0
+
+
+@pytest.mark.parametrize("cut", [b"I" + struct.pack("!I", 16384) + b"N" + tup(b"1", b"x"),  # too few columns
+                                 insert(16384, b"1", None, None, None, None, None, b"t")[:-1],  # truncated
+                                 insert(16384, b"1", None, None, None, None, None, b"t") + b"?"])  # trailing byte
+def test_malformed_raw_messages_raise_decode_errors_at_conversion(cut: bytes) -> None:
+    batch = TableBatch(orders(), ["id"])
+    batch.append_raw("I", TS, 1, 0, 1, insert(16384, b"2", None, None, None, None, None, b"f"))
+    batch.append_raw("I", TS, 1, 1, 1, cut)
+    with pytest.raises(DecodeError):
+        batch.to_table()

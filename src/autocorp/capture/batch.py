@@ -8,6 +8,7 @@ and CDC files share one schema.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from autocorp.capture.pgoutput import UNCHANGED, Relation
+from autocorp.capture.pgoutput import UNCHANGED, Delete, Relation, Update, decode
+from autocorp.capture.rawtuples import parse_tuples
 from autocorp.capture.typemap import ColumnType, column_type
 from autocorp.errors import DecodeError
 
@@ -85,20 +87,72 @@ class _RowSegment:
         return out
 
     def meta(self) -> list[pa.Array]:
-        n = len(self.rows)
-        starts, ops, stamps, lsns, xids = zip(*self.runs, strict=True)
-        per_run = [pa.array(ops, pa.string()), pa.array([_micros(ts) for ts in stamps], pa.int64()),
-                   pa.array(lsns, pa.int64()), pa.array(xids, pa.int64())]
-        if len(starts) < n:  # expand runs to rows
-            lengths: Any = np.diff(np.array([*starts, n], dtype=np.int64))
-            index = pa.array(np.repeat(np.arange(len(starts), dtype=np.int32), lengths))
-            per_run = [arr.take(index) for arr in per_run]
-        op, micros, lsn, xid = per_run
-        unchanged = [self.unchanged.get(i) for i in range(n)] if self.unchanged else None
-        return [
-            op, micros.cast(COMMIT_TS_TYPE), lsn, pa.array(self.seqs, pa.int64()), xid,
-            pa.nulls(n, META_FIELDS[5].type) if unchanged is None else pa.array(unchanged, META_FIELDS[5].type),
-        ]
+        return _run_meta(len(self.rows), self.runs, self.seqs, self.unchanged)
+
+
+class _RawSegment:
+    """Insert / Delete / plain Update messages kept as their raw bytes, parsed per column by ``rawtuples``."""
+
+    __slots__ = ("payloads", "seqs", "runs", "run_key", "unchanged", "nbytes")
+
+    def __init__(self) -> None:
+        self.payloads: list[bytes] = []
+        self.seqs: list[int] = []
+        self.runs: list[tuple[int, str, datetime, int, int | None]] = []
+        self.run_key: tuple[str, int] | None = None
+        self.unchanged: dict[int, list[str]] = {}
+        self.nbytes = 0
+
+    @property
+    def rows(self) -> list[bytes]:
+        return self.payloads
+
+    def columns(self, names: list[str]) -> list[pa.Array]:
+        parsed = parse_tuples(self.payloads, len(names))
+        if parsed is None:  # malformed somewhere: decode one by one, which raises a precise DecodeError
+            return self._decoded(names).columns(len(names))
+        columns, unchanged = parsed
+        rows = np.flatnonzero(unchanged.any(axis=1)) if unchanged.size else ()
+        starts = [r[0] for r in self.runs]
+        for row in rows:  # rare: unchanged TOAST values; listed for updates only
+            if self.runs[bisect.bisect_right(starts, row) - 1][1] == "U":
+                self.unchanged[int(row)] = [names[i] for i in np.flatnonzero(unchanged[row])]
+        return columns
+
+    def _decoded(self, names: list[str]) -> _RowSegment:
+        seg = _RowSegment()
+        seg.maybe_unchanged = True
+        for row, payload in enumerate(self.payloads):
+            msg = decode(payload)
+            values = msg.old if isinstance(msg, Delete) else getattr(msg, "new", ())
+            if len(values) != len(names):
+                raise DecodeError(f"a change has {len(values)} values but the relation has {len(names)} columns; "
+                                  "a Relation message was missed - restart capture")
+            seg.rows.append(values)
+            if isinstance(msg, Update) and UNCHANGED in values:
+                self.unchanged[row] = [n for n, v in zip(names, values, strict=True) if v is UNCHANGED]
+        return seg
+
+    def meta(self) -> list[pa.Array]:
+        return _run_meta(len(self.payloads), self.runs, self.seqs, self.unchanged)
+
+
+def _run_meta(n: int, runs: list[tuple[int, str, datetime, int, int | None]], seqs: list[int],
+              unchanged: dict[int, list[str]]) -> list[pa.Array]:
+    """The metadata columns of ``n`` stream rows from their runs, sequence numbers and unchanged names."""
+    starts, ops, stamps, lsns, xids = zip(*runs, strict=True)
+    per_run = [pa.array(ops, pa.string()), pa.array([_micros(ts) for ts in stamps], pa.int64()),
+               pa.array(lsns, pa.int64()), pa.array(xids, pa.int64())]
+    if len(starts) < n:  # expand runs to rows
+        lengths: Any = np.diff(np.array([*starts, n], dtype=np.int64))
+        index = pa.array(np.repeat(np.arange(len(starts), dtype=np.int32), lengths))
+        per_run = [arr.take(index) for arr in per_run]
+    op, micros, lsn, xid = per_run
+    listed = [unchanged.get(i) for i in range(n)] if unchanged else None
+    return [
+        op, micros.cast(COMMIT_TS_TYPE), lsn, pa.array(seqs, pa.int64()), xid,
+        pa.nulls(n, META_FIELDS[5].type) if listed is None else pa.array(listed, META_FIELDS[5].type),
+    ]
 
 
 def _micros(ts: datetime) -> int:
@@ -118,8 +172,8 @@ class TableBatch:
         self._reset()
 
     def _reset(self) -> None:
-        self._segments: list[_RowSegment | _TextSegment] = []
-        self._current = _RowSegment()
+        self._segments: list[_RowSegment | _RawSegment | _TextSegment] = []
+        self._current: _RowSegment | _RawSegment = _RowSegment()
         self._count = 0
         self._nbytes = 0
         self._sized = 0  # rows of the current segment already counted in _nbytes
@@ -134,6 +188,9 @@ class TableBatch:
             DecodeError: ``values`` does not have one entry per column of the relation.
         """
         cur = self._current
+        if type(cur) is not _RowSegment:
+            self._close_rows()
+            cur = self._current = _RowSegment()
         if len(values) != len(self._nulls):
             if values:
                 raise DecodeError(
@@ -153,6 +210,25 @@ class TableBatch:
             cur.runs.append((len(cur.rows), op, commit_ts, lsn, xid))
         cur.rows.append(values)
         cur.seqs.append(seq)
+        self._count += 1
+
+    def append_raw(self, op: str, commit_ts: datetime, lsn: int, seq: int, xid: int | None, payload: bytes) -> None:
+        """Add one change given as its raw pgoutput Insert, Delete or Update-without-old-tuple message.
+
+        The tuple is parsed (column-wise, with all others) by ``to_table``; a malformed one raises there.
+        """
+        cur = self._current
+        if type(cur) is not _RawSegment:
+            self._close_rows()
+            cur = self._current = _RawSegment()
+        if cur.run_key != (op, lsn):
+            if op not in _OP_KINDS:
+                raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
+            cur.run_key = (op, lsn)
+            cur.runs.append((len(cur.payloads), op, commit_ts, lsn, xid))
+        cur.payloads.append(payload)
+        cur.seqs.append(seq)
+        cur.nbytes += len(payload) + _ROW_OVERHEAD
         self._count += 1
 
     def append_text_rows(self, columns: dict[str, pa.Array | pa.ChunkedArray], op: str, commit_ts: datetime,
@@ -189,11 +265,15 @@ class TableBatch:
 
     def _close_rows(self, account: bool = True) -> None:
         if self._current.rows:
-            if account:
+            if account and type(self._current) is _RawSegment:
+                self._nbytes += self._current.nbytes
+            elif account:
                 self.nbytes  # noqa: B018 - account the closed rows before they move
             self._segments.append(self._current)
             self._current = _RowSegment()
             self._sized = 0
+        else:
+            self._current = _RowSegment()
 
     def __len__(self) -> int:
         return self._count
@@ -206,7 +286,10 @@ class TableBatch:
     @property
     def nbytes(self) -> int:
         """Approximate memory held by the pending rows (value bytes plus a per-row overhead)."""
-        rows = self._current.rows
+        cur = self._current
+        if type(cur) is _RawSegment:
+            return self._nbytes + cur.nbytes
+        rows = cur.rows
         if self._sized < len(rows):
             new = rows[self._sized:]
             sample = new[::_NBYTES_SAMPLE]
@@ -237,8 +320,9 @@ class TableBatch:
         self._reset()
         if not segments:
             return self.schema().empty_table()
-        metas = [seg.meta() for seg in segments]
-        raws = [seg.columns if isinstance(seg, _TextSegment) else seg.columns(len(self._names)) for seg in segments]
+        raws = [seg.columns if isinstance(seg, _TextSegment) else seg.columns(self._names)
+                if isinstance(seg, _RawSegment) else seg.columns(len(self._names)) for seg in segments]
+        metas = [seg.meta() for seg in segments]  # after columns: parsing raw tuples finds unchanged values
         arrays = [_concat([m[i] for m in metas]) for i in range(len(META_FIELDS))]
         fields = list(META_FIELDS)
         reasons: dict[str, str] = {}

@@ -10,6 +10,7 @@ Exactly-once rests on three rules (docs/raw-zone.md):
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from autocorp.capture.writer import FileWriter
 from autocorp.settings import CaptureSettings
 
 _FEEDBACK_EVERY_S = 1.0
+_RELID = struct.Struct("!I").unpack_from
+_OPS = {73: "I", 85: "U", 68: "D"}
 
 
 @dataclass
@@ -91,8 +94,15 @@ class ChangeStream:
             except Exception as exc:  # noqa: BLE001 - the adapter names and converts it
                 raise self.repl.convert(exc) from None
             if msg is not None:
-                m = decode(msg.payload)
-                handlers[type(m)](m)
+                payload = msg.payload
+                kind = payload[0]
+                # Insert, Delete, and Update without an old tuple (key unchanged, no FULL identity):
+                # kept raw, their tuples are parsed column-wise per batch (capture.rawtuples)
+                if (kind == 73 or kind == 68 or kind == 85 and payload[5] == 78) and len(payload) >= 8:
+                    self._raw_row(kind, payload)
+                else:
+                    m = decode(payload)
+                    handlers[type(m)](m)
                 count += 1
                 if not count & 4095:
                     self._tick(stop)
@@ -201,6 +211,23 @@ class ChangeStream:
     def _add(self, buf: TableBuffer, op: str, values: pg.Tuple) -> None:
         self._seq += 1
         buf.batch.append(op, self._ts, self._lsn, self._seq, self._xid, values)
+        buf.last = self._stamp
+        buf.rows += 1
+        if buf.rows >= self._max_rows:
+            self.buffers.spill(buf, self._stamp, self._keepalive)  # type: ignore[arg-type]
+
+    def _raw_row(self, kind: int, payload: bytes) -> None:
+        marker = payload[5]
+        if kind == 73 and marker != 78 or kind == 68 and marker != 75 and marker != 79:
+            m = pg.decode(payload)  # raises the DecodeError that names the bad marker
+            self._handlers[type(m)](m)
+            return
+        buf = self._by_oid[_RELID(payload, 1)[0]]
+        if buf is None or self._skip:
+            return
+        self._seq = seq = self._seq + 1
+        buf.batch.append_raw(_OPS[kind], self._ts, self._lsn, seq, self._xid,  # type: ignore[arg-type]
+                             payload if type(payload) is bytes else bytes(payload))
         buf.last = self._stamp
         buf.rows += 1
         if buf.rows >= self._max_rows:
