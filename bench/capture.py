@@ -1,7 +1,8 @@
 """Capture benchmark (issue 3): our stream vs pg_recvlogical, our full load vs a binary COPY read.
 
-    .venv/bin/python bench/capture.py                    # 1M+200k+100k changes; 10M-row load
+    .venv/bin/python bench/capture.py      # streams of 1.3M and 520k changes; 10M-row load
     .venv/bin/python bench/capture.py --load-rows 1000000 --skip-stream
+    .venv/bin/python bench/capture.py --stream-sizes 400000 --skip-load
 
 Starts its own PostgreSQL 18 (embedded wheel) in a temp folder on a free port; prints figures and
 ratios measured in the same run. Not a timed test.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,32 +61,36 @@ def _workload(dsn: str, inserts: int, updates: int, deletes: int, per_txn: int) 
     return changes
 
 
-def bench_stream(dsn: str, root: Path, args: argparse.Namespace) -> dict[str, float]:
-    _sql(dsn, STREAM_DDL)
-    settings = _settings(root, "bench_ours", flush_max_rows=200_000, flush_interval_s=1.0)
+def bench_stream(dsn: str, root: Path, args: argparse.Namespace, inserts: int) -> dict[str, float]:
+    """Stream ``inserts`` inserts + 20% updates + 10% deletes; ours and pg_recvlogical from the same point."""
+    name = f"bench_ours_{inserts}"
+    _sql(dsn, "DROP TABLE IF EXISTS bench_stream", STREAM_DDL)
+    settings = _settings(root, name, flush_max_rows=200_000, flush_interval_s=1.0)
     Capture(settings, dsn).run()  # creates publication + slot, loads the empty table
     _sql(dsn, "SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')")
     t0 = time.monotonic()
-    changes = _workload(dsn, args.inserts, args.updates, args.deletes, args.per_txn)
+    changes = _workload(dsn, inserts, inserts // 5, inserts // 10, args.per_txn)
     print(f"workload: {changes:,} changes committed in {time.monotonic() - t0:.1f} s")
     end = _sql(dsn, "SELECT pg_current_wal_insert_lsn()::text")[0][0]
 
     out = root / "recv.out"
     recv = [str(embedded.bin_dir() / "pg_recvlogical"), "-d", dsn, "--slot", "bench_recv", "--start",
-            "-P", "pgoutput", "-o", "proto_version=1", "-o", "publication_names=bench_ours",
+            "-P", "pgoutput", "-o", "proto_version=1", "-o", f"publication_names={name}",
             "-E", end, "--no-loop", "-f", str(out)]
     t0 = time.monotonic()
     subprocess.run(recv, check=True, capture_output=True)
     recv_s = time.monotonic() - t0
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), os.times()
     res = Capture(settings, dsn).run(until_caught_up=True)
-    ours_s = time.monotonic() - t0
+    ours_s, cpu1 = time.monotonic() - t0, os.times()
     assert res.stream is not None
     got = res.stream.changes
     _sql(dsn, "SELECT pg_drop_replication_slot('bench_recv')")
-    slots.drop_slot(dsn, "bench_ours")
+    slots.drop_slot(dsn, name)
+    _sql(dsn, f"DROP PUBLICATION IF EXISTS {name}")
     figures = {"changes": changes, "captured": got, "ours_s": ours_s, "recv_s": recv_s,
+               "ours_cpu_s": cpu1.user - cpu0.user + cpu1.system - cpu0.system,
                "ours_rows_per_s": got / ours_s, "recv_rows_per_s": changes / recv_s,
                "recv_bytes": out.stat().st_size}
     figures["ratio"] = figures["ours_rows_per_s"] / figures["recv_rows_per_s"]
@@ -92,15 +98,18 @@ def bench_stream(dsn: str, root: Path, args: argparse.Namespace) -> dict[str, fl
 
 
 _CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from autocorp.capture.runner import Capture
 from autocorp.settings import CaptureSettings, LakeSettings, Settings
 root, dsn = sys.argv[1], sys.argv[2]
 s = Settings(env="dev", home=root + "/home", lake=LakeSettings(root=root + "/lake_load"),
              capture=CaptureSettings(slot="bench_load", publication="bench_load"))
-t0 = time.monotonic()
+t0, c0 = time.monotonic(), os.times()
 res = Capture(s, dsn).run(until_caught_up=False)
+c1 = os.times()
+assert [r.table for r in res.loaded] == ["public.bench_load"], res.loaded
 print(json.dumps({"rows": res.loaded[0].rows, "files": res.loaded[0].files, "seconds": time.monotonic() - t0,
+                  "cpu_s": c1.user - c0.user + c1.system - c0.system,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -115,7 +124,7 @@ class _Counter:
 
 
 def bench_load(dsn: str, root: Path, rows: int) -> dict[str, float]:
-    _sql(dsn, "DROP PUBLICATION IF EXISTS bench_ours", LOAD_DDL)
+    _sql(dsn, "DROP TABLE IF EXISTS bench_stream", LOAD_DDL)  # the load reads bench_load alone
     t0 = time.monotonic()
     _sql(dsn, f"INSERT INTO bench_load SELECT g, g % 1000, 'customer note number ' || g, g * 0.01, "
               f"timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, {rows}) g",
@@ -135,16 +144,16 @@ def bench_load(dsn: str, root: Path, rows: int) -> dict[str, float]:
     size = sum(f.stat().st_size for f in lake.rglob("LOAD*.parquet"))
     figures = {"rows": rows, "copy_s": copy_s, "copy_rows_per_s": rows / copy_s, "copy_bytes": sink.n,
                "ours_s": ours["seconds"], "ours_rows_per_s": ours["rows"] / ours["seconds"],
-               "files": ours["files"], "peak_rss_mb": ours["peak_rss_mb"], "parquet_bytes": size}
+               "files": ours["files"], "peak_rss_mb": ours["peak_rss_mb"], "parquet_bytes": size,
+               "ours_cpu_s": ours["cpu_s"]}
     figures["ratio"] = figures["ours_rows_per_s"] / figures["copy_rows_per_s"]
     return figures
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--inserts", type=int, default=1_000_000)
-    p.add_argument("--updates", type=int, default=200_000)
-    p.add_argument("--deletes", type=int, default=100_000)
+    p.add_argument("--stream-sizes", default="1000000,400000",
+                   help="inserts per stream run (each adds 20%% updates and 10%% deletes)")
     p.add_argument("--per-txn", type=int, default=10_000)
     p.add_argument("--load-rows", type=int, default=10_000_000)
     p.add_argument("--skip-stream", action="store_true")
@@ -156,15 +165,16 @@ def main() -> None:
     state, _ = embedded.start(root / "pg", cfg)
     dsn = state.url("postgres")
     try:
-        if not args.skip_stream:
-            s = bench_stream(dsn, root, args)
-            print(f"stream: {s['changes']:,} changes; ours {s['ours_rows_per_s']:,.0f} rows/s ({s['ours_s']:.1f} s), "
-                  f"pg_recvlogical {s['recv_rows_per_s']:,.0f} rows/s ({s['recv_s']:.1f} s); "
-                  f"ratio {s['ratio']:.2f}x (target >= 0.8x)")
+        for inserts in [] if args.skip_stream else [int(n) for n in args.stream_sizes.split(",")]:
+            s = bench_stream(dsn, root, args, inserts)
+            print(f"stream: {s['changes']:,} changes; ours {s['ours_rows_per_s']:,.0f} rows/s ({s['ours_s']:.1f} s, "
+                  f"{s['ours_cpu_s']:.1f} s CPU), pg_recvlogical {s['recv_rows_per_s']:,.0f} rows/s "
+                  f"({s['recv_s']:.1f} s); ratio {s['ratio']:.2f}x (target >= 0.8x)", flush=True)
         if not args.skip_load:
             f = bench_load(dsn, root, args.load_rows)
             print(f"full load: {f['rows']:,} rows; ours {f['ours_rows_per_s']:,.0f} rows/s ({f['ours_s']:.1f} s, "
-                  f"{f['files']} files, peak RSS {f['peak_rss_mb']:.0f} MiB), binary COPY read "
+                  f"{f['ours_cpu_s']:.1f} s CPU, {f['files']} files, {f['parquet_bytes'] / 2**20:.0f} MiB Parquet, "
+                  f"peak RSS {f['peak_rss_mb']:.0f} MiB), binary COPY read "
                   f"{f['copy_rows_per_s']:,.0f} rows/s ({f['copy_s']:.1f} s); ratio {f['ratio']:.2f}x "
                   "(target >= 0.6x)")
     finally:

@@ -27,7 +27,8 @@ from autocorp.capture.runner import Capture
 from autocorp.capture.status import capture_status
 from autocorp.errors import MissingPrimaryKeyError, SlotLostError
 from autocorp.lake import layout
-from autocorp.settings import Settings
+from autocorp.settings import EmbeddedSettings, Settings
+from autocorp.source import embedded
 
 
 @pytest.fixture()
@@ -214,3 +215,38 @@ def test_cli_capture_and_status_json(cap: tuple[str, Settings]) -> None:
     data = json.loads(status.stdout)
     assert data["exists"] and data["healthy"] and data["load_complete"] and data["tables"] == ["public.c"]
     assert data["wal_status"] == "reserved" and data["retained_wal_bytes"] >= 0 and data["lag_bytes"] >= 0
+
+
+@pytest.fixture()
+def small_wal_cluster(tmp_path: Path) -> Iterator[str]:
+    """A dedicated cluster whose slots may hold back at most 1 MB of WAL (the shared one must not lose slots)."""
+    cfg = EmbeddedSettings(port=embedded.free_port(), max_slot_wal_keep_size="1MB",
+                           extra={"fsync": "off", "synchronous_commit": "off", "wal_keep_size": "0"})
+    state, _ = embedded.start(tmp_path / "pg", cfg)
+    try:
+        yield state.url("postgres")
+    finally:
+        embedded.stop(tmp_path / "pg")
+
+
+def test_slot_invalidated_by_max_slot_wal_keep_size_then_resync(small_wal_cluster: str, tmp_path: Path) -> None:
+    dsn, settings = small_wal_cluster, make_settings(tmp_path)
+    execute(dsn, "CREATE TABLE w (id int PRIMARY KEY, note text)", "INSERT INTO w VALUES (1, 'loaded')")
+    Capture(settings, dsn).run()
+    execute(dsn, "INSERT INTO w VALUES (2, 'written while capture was down')")
+    for _ in range(4):  # each switch ends a 16 MB segment; the checkpoint then removes what the slot needs
+        execute(dsn, "INSERT INTO w VALUES (3, 'x') ON CONFLICT (id) DO UPDATE SET note = w.note || 'x'",
+                "SELECT pg_switch_wal()")
+    execute(dsn, "CHECKPOINT")
+    [(wal_status, reason)] = query(dsn, "SELECT wal_status, invalidation_reason FROM pg_replication_slots "
+                                        "WHERE slot_name = %s", (settings.slot_name,))
+    assert (wal_status, reason) == ("lost", "wal_removed")
+    with pytest.raises(SlotLostError, match=r"invalidated \(wal_removed\).*autocorp capture --resync"):
+        Capture(settings, dsn).run()
+    status = capture_status(settings, dsn)
+    assert status.exists and (status.wal_status, status.invalidation_reason) == ("lost", "wal_removed")
+    res = Capture(settings, dsn).run(resync=True)
+    assert [(r.table, r.rows) for r in res.loaded] == [("public.w", 3)]
+    assert rebuild(raw_rows(settings, "w"), ["id"]) == source_state(dsn, "w", ["id"])
+    assert query(dsn, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s",
+                 (settings.slot_name,)) == [("reserved",)]

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from autocorp.capture.batch import TableBatch
@@ -31,6 +30,7 @@ from autocorp.capture.pgoutput import Column, Relation
 from autocorp.capture.slot import PublishedTable
 from autocorp.capture.tablecopy import NotTyped, PageRange, copy_batches, page_count, split_pages
 from autocorp.capture.tables import schema_record
+from autocorp.capture.writer import dictionary_columns
 from autocorp.errors import CaptureError
 from autocorp.lake import layout
 from autocorp.lake.storage import Storage
@@ -40,8 +40,6 @@ ROW_GROUP_ROWS = 131_072
 LOAD_PARALLEL = max(1, min(4, os.cpu_count() or 1))  # ctid ranges read at once (connections) per table
 PARALLEL_MIN_PAGES = 4096  # 32 MiB of heap per range at least: smaller tables are read in one range
 _SEQ_RANGE_SHIFT = 40
-_DICT_SAMPLE = 8192
-_DICT_MAX_DISTINCT = 0.25  # distinct values per sampled row up to which a column is dictionary-encoded
 
 
 @dataclass(frozen=True)
@@ -231,7 +229,7 @@ class _LoadFiles:
             self.close()
         if self._writer is None:
             rel = layout.load_file(self.pt.schema, self.pt.table, self.next_number())
-            self._ctx = self.storage.parquet_writer(rel, table.schema, use_dictionary=_dictionary_columns(table))
+            self._ctx = self.storage.parquet_writer(rel, table.schema, use_dictionary=dictionary_columns(table))
             self._writer, self._schema, self._rows = self._ctx.__enter__(), table.schema, 0
         self._writer.write_table(table)
         self._rows += table.num_rows
@@ -240,22 +238,3 @@ class _LoadFiles:
         if self._ctx is not None:
             self._ctx.__exit__(None, None, None)
         self._ctx = self._writer = self._schema = None
-
-
-def _dictionary_columns(table: pa.Table) -> list[str]:
-    """Columns worth dictionary-encoding: few distinct values in a sample of the first rows.
-
-    Dictionary-encoding a column of unique values (keys, timestamps, free text) costs most of the
-    Parquet encoding time for nothing; zstd compresses its plain pages well.
-    """
-    sample = table.slice(0, _DICT_SAMPLE)
-    limit = max(1, sample.num_rows) * _DICT_MAX_DISTINCT
-    out = []
-    for name, col in zip(sample.column_names, sample.columns, strict=True):
-        try:
-            few = pc.count_distinct(col, mode="all").as_py() <= limit
-        except pa.ArrowNotImplementedError:  # lists: keep pyarrow's default
-            few = True
-        if few:
-            out.append(name)
-    return out

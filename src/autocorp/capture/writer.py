@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from autocorp.capture.batch import TableBatch
@@ -28,6 +29,8 @@ Job = Callable[[], None]
 TableKey = tuple[str, str]  # (schema, table)
 Stamp = tuple[datetime, int]  # (commit time, commit LSN) of the last change in a file
 _MICROSECOND = timedelta(microseconds=1)
+_DICT_SAMPLE = 8192
+_DICT_MAX_DISTINCT = 0.25  # distinct values per sampled row up to which a column is dictionary-encoded
 
 
 @dataclass
@@ -160,7 +163,7 @@ class FileWriter:
             f = None
         if f is None:
             rel = self._name(table, last)
-            ctx = self.storage.parquet_writer(rel, data.schema)
+            ctx = self.storage.parquet_writer(rel, data.schema, use_dictionary=dictionary_columns(data))
             f = self._open[table] = _OpenFile(rel, ctx, ctx.__enter__(), data.schema)
         f.writer.write_table(data)
         f.rows += data.num_rows
@@ -178,7 +181,7 @@ class FileWriter:
             self._finish(self._open.pop(table))
             return
         if data.num_rows:
-            self.storage.write_parquet(self._name(table, last), data)
+            self.storage.write_parquet(self._name(table, last), data, use_dictionary=dictionary_columns(data))
             self.files_written += 1
             self.rows_written += data.num_rows
 
@@ -188,3 +191,20 @@ class FileWriter:
         self.durable = write_checkpoint(self.storage, cp)
 
 
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """Columns worth dictionary-encoding: few distinct values in a sample of the first rows.
+
+    Dictionary-encoding a column of unique values (keys, timestamps, free text) costs most of the
+    Parquet encoding time for nothing; zstd compresses its plain pages well.
+    """
+    sample = table.slice(0, _DICT_SAMPLE)
+    limit = max(1, sample.num_rows) * _DICT_MAX_DISTINCT
+    out = []
+    for name, col in zip(sample.column_names, sample.columns, strict=True):
+        try:
+            few = pc.count_distinct(col, mode="all").as_py() <= limit
+        except pa.ArrowNotImplementedError:  # lists: keep pyarrow's default
+            few = True
+        if few:
+            out.append(name)
+    return out
