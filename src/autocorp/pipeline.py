@@ -199,6 +199,7 @@ class RunTick:
     last_report: CurateReport | None = None
     tables: list[TableState] = field(default_factory=list)  # refreshed every few seconds
     failed: dict[str, str] = field(default_factory=dict)  # table -> error of the latest merge
+    models_built: int = 0
 
 
 def run_pipeline(settings: Settings, dsn: str, stop: threading.Event,
@@ -206,52 +207,78 @@ def run_pipeline(settings: Settings, dsn: str, stop: threading.Event,
                  say: Callable[[str], None] | None = None) -> RunTick:
     """Run capture + curate until ``stop`` is set; returns the final tick.
 
-    Capture streams in a worker thread; this thread merges whenever ``curate.merge_interval_s``
-    passed or ``curate.merge_max_changes`` changes were captured since the last merge. On stop,
-    capture flushes and checkpoints, then one last merge brings every table to the checkpoint.
+    Three workers: capture streams in one thread; this thread merges whenever
+    ``curate.merge_interval_s`` passed or ``curate.merge_max_changes`` changes were captured since
+    the last merge; a third thread rebuilds the analytics models every ``curate.models_interval_s``
+    (a full rebuild of a big model must never hold back the merges). On stop, capture flushes and
+    checkpoints, then one last merge brings every table to the checkpoint.
 
     Raises:
         The capture worker's error (SlotLostError, CaptureError, ...), after the last merge.
     """
-    cfg = settings.curate
-    cap = Capture(settings, dsn, say=say)
-    failure: list[BaseException] = []
+    return _PipelineRun(settings, dsn, stop, say).run(on_tick)
 
-    def capture_worker() -> None:
-        try:
-            cap.run(follow=True, stop_event=stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            failure.append(exc)
-            stop.set()
 
-    worker = threading.Thread(target=capture_worker, name="autocorp-capture", daemon=True)
-    worker.start()
-    cur = Curate(settings)
-    tick = RunTick()
-    t0 = last_merge = last_look = time.monotonic()
-    last_models = 0.0
-    seen = 0
-    while not stop.wait(0.25):
-        now = time.monotonic()
-        captured = cap.live.changes if cap.live else 0
-        tick.changes_per_s = (captured - tick.captured) / max(now - t0 - tick.elapsed_s, 1e-6)
-        tick.captured, tick.elapsed_s = captured, now - t0
-        if now - last_merge >= cfg.merge_interval_s or captured - seen >= cfg.merge_max_changes:
-            models = cfg.models and now - last_models >= cfg.models_interval_s
-            _merge(cur, tick, build_models=models)
-            seen, last_merge = captured, time.monotonic()
-            last_models = last_merge if models else last_models
-        if on_tick:
-            if now - last_look >= 2.0:
-                tick.tables, last_look = _table_states(cur), now
-            on_tick(tick)
-    worker.join()
-    tick.captured = cap.live.changes if cap.live else tick.captured
-    _merge(cur, tick, build_models=cfg.models)
-    tick.tables = _table_states(cur)
-    if failure:
-        raise failure[0]
-    return tick
+class _PipelineRun:
+    def __init__(self, settings: Settings, dsn: str, stop: threading.Event,
+                 say: Callable[[str], None] | None) -> None:
+        self.cfg = settings.curate
+        self.stop = stop
+        self.cap = Capture(settings, dsn, say=say)
+        self.cur = Curate(settings)
+        self.tick = RunTick()
+        self.failure: list[BaseException] = []
+
+    def run(self, on_tick: Callable[[RunTick], None] | None) -> RunTick:
+        workers = [self._thread("autocorp-capture", self._capture)]
+        if self.cfg.models:
+            workers.append(self._thread("autocorp-models", self._models))
+        self._merge_loop(on_tick)
+        for w in workers:
+            w.join()
+        tick = self.tick
+        tick.captured = self.cap.live.changes if self.cap.live else tick.captured
+        _merge(self.cur, tick, build_models=self.cfg.models)
+        tick.tables = _table_states(self.cur)
+        if self.failure:
+            raise self.failure[0]
+        return tick
+
+    def _thread(self, name: str, target: Callable[[], None]) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                self.failure.append(exc)
+                self.stop.set()
+
+        worker = threading.Thread(target=guarded, name=name, daemon=True)
+        worker.start()
+        return worker
+
+    def _capture(self) -> None:
+        self.cap.run(follow=True, stop_event=self.stop)
+
+    def _models(self) -> None:
+        while not self.stop.wait(self.cfg.models_interval_s):
+            self.tick.models_built += sum(m.status == "built" for m in self.cur.build_models())
+
+    def _merge_loop(self, on_tick: Callable[[RunTick], None] | None) -> None:
+        tick, cfg = self.tick, self.cfg
+        t0 = last_merge = last_look = time.monotonic()
+        seen = 0
+        while not self.stop.wait(0.25):
+            now = time.monotonic()
+            captured = self.cap.live.changes if self.cap.live else 0
+            tick.changes_per_s = (captured - tick.captured) / max(now - t0 - tick.elapsed_s, 1e-6)
+            tick.captured, tick.elapsed_s = captured, now - t0
+            if now - last_merge >= cfg.merge_interval_s or captured - seen >= cfg.merge_max_changes:
+                _merge(self.cur, tick, build_models=False)
+                seen, last_merge = captured, time.monotonic()
+            if on_tick:
+                if now - last_look >= 2.0:
+                    tick.tables, last_look = _table_states(self.cur), now
+                on_tick(tick)
 
 
 def _merge(cur: Curate, tick: RunTick, build_models: bool) -> None:

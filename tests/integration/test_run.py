@@ -25,7 +25,8 @@ def shop(autocorp_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     _catalog(autocorp_db)
     settings = make_settings(tmp_path)
     settings.curate.merge_interval_s = 0.5
-    settings.curate.models = False
+    settings.curate.models = True
+    settings.curate.models_interval_s = 1.0  # models rebuild on their own thread while merges go on
     settings.source.dsn = SecretStr(autocorp_db)  # Pipeline(settings) reaches the test database
     settings.source.database = dsn_param(autocorp_db, "dbname") or ""
     yield autocorp_db, settings
@@ -53,6 +54,7 @@ def test_run_merges_while_orders_flow_and_ends_equal_to_source(shop: tuple[str, 
     assert final.merges >= 3, "merges must happen while capture is running, not only at the end"
     assert final.captured == report.row_changes, "every change made during the run was captured once"
     assert not final.failed
+    assert final.models_built >= 1, "the models worker rebuilt models during the run"
     assert all(t.pending_changes == 0 for t in final.tables)
     assert any(t.merged > 0 for t in ticks[:-1] if t.merges), "curate merged mid-run"
     assert_lake_equals_source(dsn, Curate(settings))

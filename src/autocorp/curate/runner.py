@@ -29,7 +29,7 @@ from autocorp.curate.rawfiles import (
     read_files,
     table_columns,
 )
-from autocorp.curate.report import CurateReport, TableReport
+from autocorp.curate.report import CurateReport, ModelReport, TableReport
 from autocorp.curate.state import record_run
 from autocorp.errors import AutocorpError, CurateConflict, CurateError
 from autocorp.lake import layout
@@ -78,6 +78,10 @@ class Curate:
         report.seconds = round(time.monotonic() - t0, 3)
         record_run(self.storage, report)
         return report
+
+    def build_models(self) -> list[ModelReport]:
+        """Rebuild the analytics models whose inputs changed (``autocorp run`` does it on its own thread)."""
+        return models.build_models(self.storage, self.settings.curate)
 
     def table_lsn(self, table: str) -> int | None:
         """The source LSN curated table ``table`` holds (None: not created yet)."""
