@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from autocorp.capture import arrowcopy
 from autocorp.capture.batch import REASON_KEY, TableBatch
 from autocorp.capture.pgoutput import (
     UNCHANGED,
@@ -279,19 +280,27 @@ def load_files_table(dsn: str, table: str, tmp_path: Path) -> tuple[pa.Table, Lo
     return pa.concat_tables(pq.read_table(storage.path(f)) for f in files), res
 
 
-@pytest.mark.parametrize("row_ids", [(1, 4), (1, 2, 3, 4)], ids=["typed-by-csv-parser", "text-fallback"])
-def test_load_files_equal_change_files(slot_db: tuple[str, str], tmp_path: Path, row_ids: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(("reader", "row_ids", "fallback"), [
+    ("adbc", (1, 2, 3, 4), False),  # binary COPY: BC dates and 5-digit years are typed too
+    ("csv", (1, 4), False),  # pyarrow's CSV parser (no ADBC): rows 2 and 3 have dates it cannot parse
+    ("adbc", (1, 2, 3, 4, 5), True),  # row 5: an infinity timestamptz - the table is read again as text
+], ids=["typed-by-adbc", "typed-by-csv-parser", "text-fallback"])
+def test_load_files_equal_change_files(slot_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       reader: str, row_ids: tuple[int, ...], fallback: bool) -> None:
     """LOAD files hold exactly what CDC files hold for the same rows: values, types and string reasons."""
     dsn, slot = slot_db
+    if reader == "csv":
+        monkeypatch.setattr(arrowcopy, "available", lambda: False)
     with writing(dsn) as cur:
         cur.execute(TYPES_DDL)
     with writing(dsn) as cur:
-        cur.execute("INSERT INTO types_rt VALUES " + ", ".join(ROWS[i - 1] for i in row_ids))
+        cur.execute("INSERT INTO types_rt VALUES " + ", ".join(ROWS[i - 1] for i in row_ids if i <= len(ROWS)))
+        if 5 in row_ids:
+            cur.execute("INSERT INTO types_rt (id, tstz) VALUES (5, 'infinity')")
     cdc = batches(changes(dsn, slot))["types_rt"].to_table().sort_by("id")
     load, res = load_files_table(dsn, "types_rt", tmp_path)
     load = load.sort_by("id")
-    # rows 2 and 3 hold BC / 5-digit-year dates: pyarrow's CSV parser cannot type them
-    assert res.text_fallback is (len(row_ids) == 4)
+    assert res.text_fallback is fallback
     assert res.rows == len(row_ids) and res.files == 1
     assert len(set(load["_seq"].to_pylist())) == len(row_ids) and set(load["Op"].to_pylist()) == {"I"}
     data = [n for n in cdc.column_names if not n.startswith("_") and n != "Op"]

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from autocorp.capture import arrowcopy
 from autocorp.capture.batch import TableBatch
 from autocorp.capture.pgoutput import Column, Relation
 from autocorp.capture.slot import PublishedTable
@@ -183,11 +184,12 @@ class _TableLoad:
         files = _LoadFiles(self.storage, self.pt, self.file_rows, self._next_number)
         # conversion and Parquet encoding (pyarrow, GIL released) run on a thread while the next row
         # group is read; at most one group waits, so memory stays bounded
-        with _in_snapshot(self.dsn, self.snap, self.pt) as cur, \
-                ThreadPoolExecutor(1, thread_name_prefix="load-writer") as pool:
+        with ExitStack() as stack:
+            chunks = self._chunks(stack, pages, typed)
+            pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="load-writer"))
             pending: Future[None] | None = None
             try:
-                for chunk in copy_batches(cur, self.rel, pages, typed):
+                for chunk in chunks:
                     if self.abort.is_set():
                         raise _Aborted()
                     n = len(next(iter(chunk.values()))) if chunk else 0
@@ -207,6 +209,14 @@ class _TableLoad:
                 if pending is not None:
                     pending.exception()
                 files.close()
+
+
+    def _chunks(self, stack: ExitStack, pages: PageRange, typed: bool) -> Iterator[dict[str, pa.Array]]:
+        """Typed: binary COPY through ADBC when it is installed; else (and for text) COPY csv via psycopg2."""
+        if typed and arrowcopy.available():
+            return stack.enter_context(closing(arrowcopy.arrow_batches(self.dsn, self.snap.name, self.rel, pages)))
+        cur = stack.enter_context(_in_snapshot(self.dsn, self.snap, self.pt))
+        return stack.enter_context(closing(copy_batches(cur, self.rel, pages, typed)))
 
 
 def _write_group(files: _LoadFiles, batch: TableBatch) -> None:

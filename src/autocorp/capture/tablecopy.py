@@ -83,10 +83,10 @@ def _parses_as_csv(t: pa.DataType) -> bool:
 
 def copy_sql(rel: Relation, pages: PageRange) -> str:
     """The COPY: only columns whose text can be empty are quoted (NULL is the unquoted empty field)."""
-    cols = ", ".join(_ident(c.name) for c in rel.columns)
-    maybe_empty = [_ident(c.name) for c in rel.columns if column_type(c).arrow_type == pa.string()]
+    cols = ", ".join(ident(c.name) for c in rel.columns)
+    maybe_empty = [ident(c.name) for c in rel.columns if column_type(c).arrow_type == pa.string()]
     quote = f", FORCE_QUOTE ({', '.join(maybe_empty)})" if maybe_empty else ""
-    return (f"COPY (SELECT {cols} FROM {_ident(rel.schema)}.{_ident(rel.table)}{pages.where()}) "
+    return (f"COPY (SELECT {cols} FROM {ident(rel.schema)}.{ident(rel.table)}{pages.where()}) "
             f"TO STDOUT (FORMAT csv{quote})")
 
 
@@ -140,5 +140,5 @@ def copy_batches(cur: Any, rel: Relation, pages: PageRange, typed: bool) -> Iter
         raise exc
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
