@@ -2,46 +2,29 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deltalake import DeltaTable
+from shop import insert_catalog
 from test_capture_support import cleanup_slot, execute, make_settings
 
 from autocorp.capture.runner import Capture
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
 from autocorp.settings import Settings
-from autocorp.source.connect import connection, execute_values
+from autocorp.source.connect import connection
 from autocorp.source.simulate import simulate
 
 TABLES = ["auto_parts", "service", "service_parts", "customers", "sales_order", "sales_order_parts",
           "sales_order_services"]
 
 
-def _catalog(dsn: str) -> None:
-    rng = random.Random(3)
-    skus = [f"SKU-{i:03d}" for i in range(30)]
-    sids = [f"{48392017 + i:08d}" for i in range(6)]
-    with connection(dsn) as conn, conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO auto_parts (sku, name, category, brand, unit_price, cost) VALUES %s",
-                       [(s, f"Part {s}", "Brakes", "Acme", Decimal(rng.randint(99, 40000)) / 100, 1) for s in skus])
-        execute_values(cur, "INSERT INTO service (serviceid, service, category, labor_minutes, labor_cost) VALUES %s",
-                       [(s, f"Service {s}", "Brakes", rng.randint(15, 180), Decimal(rng.randint(2000, 50000)) / 100)
-                        for s in sids])
-        execute_values(cur, "INSERT INTO service_parts (serviceid, sku, quantity) VALUES %s",
-                       [(s, sku, rng.randint(1, 4)) for s in sids for sku in rng.sample(skus, rng.randint(2, 8))])
-        execute_values(cur, "INSERT INTO customers (first_name, last_name, email, state) VALUES %s",
-                       [("Ann", f"Lee{i}", f"c{i}@example.com", "TX") for i in range(50)])
-
-
 @pytest.fixture()
 def shop(autocorp_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    _catalog(autocorp_db)
+    insert_catalog(autocorp_db)
     settings = make_settings(tmp_path)
     settings.curate.models = True
     yield autocorp_db, settings

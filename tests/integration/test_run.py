@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from shop import insert_catalog
 from test_capture_support import cleanup_slot, make_settings
-from test_curate_e2e import _catalog, assert_lake_equals_source
+from test_curate_e2e import assert_lake_equals_source
 
 from autocorp.capture.checkpoint import read_checkpoint
 from autocorp.curate.runner import Curate
@@ -22,7 +23,7 @@ from autocorp.source.simulate import simulate
 
 @pytest.fixture()
 def shop(autocorp_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    _catalog(autocorp_db)
+    insert_catalog(autocorp_db)
     settings = make_settings(tmp_path)
     settings.curate.merge_interval_s = 0.5
     settings.curate.models = True

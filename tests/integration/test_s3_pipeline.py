@@ -5,16 +5,15 @@ Curated tables are read back with deltalake straight from S3 and compared with t
 
 from __future__ import annotations
 
-import random
 import socket
 import time
 import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from deltalake import DeltaTable
+from shop import insert_catalog
 
 from autocorp.capture import slot as slots
 from autocorp.curate.runner import Curate
@@ -23,28 +22,12 @@ from autocorp.lake import layout
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.pipeline import Pipeline
 from autocorp.settings import Settings
-from autocorp.source.connect import connection, dsn_param, execute_values
+from autocorp.source.connect import connection, dsn_param
 from autocorp.source.embedded import free_port
 from autocorp.source.simulate import simulate
 
 TABLES = ["auto_parts", "service", "service_parts", "customers", "sales_order", "sales_order_parts",
           "sales_order_services"]
-
-
-def _insert_catalog(dsn: str) -> None:
-    rng = random.Random(7)
-    skus = [f"SKU-{i:03d}" for i in range(20)]
-    sids = [f"{48392017 + i:08d}" for i in range(5)]
-    with connection(dsn) as conn, conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO auto_parts (sku, name, category, brand, unit_price, cost) VALUES %s",
-                       [(s, f"Part {s}", "Brakes", "Acme", Decimal(rng.randint(99, 40000)) / 100, 1) for s in skus])
-        execute_values(cur, "INSERT INTO service (serviceid, service, category, labor_minutes, labor_cost) VALUES %s",
-                       [(s, f"Service {s}", "Brakes", rng.randint(15, 180), Decimal(rng.randint(2000, 50000)) / 100)
-                        for s in sids])
-        execute_values(cur, "INSERT INTO service_parts (serviceid, sku, quantity) VALUES %s",
-                       [(s, sku, rng.randint(1, 4)) for s in sids for sku in rng.sample(skus, rng.randint(2, 6))])
-        execute_values(cur, "INSERT INTO customers (first_name, last_name, email, state) VALUES %s",
-                       [("Ann", f"Lee{i}", f"c{i}@example.com", "TX") for i in range(30)])
 
 
 def _s3_settings(dsn: str, root: str, endpoint: str, name: str) -> Settings:
@@ -57,7 +40,7 @@ def _s3_settings(dsn: str, root: str, endpoint: str, name: str) -> Settings:
 @pytest.fixture()
 def s3_shop(autocorp_db: str, s3_endpoint: str, s3_bucket: str) -> Iterator[tuple[str, Settings]]:
     """A source database with a small catalog and settings whose lake is ``s3://<bucket>/lake``."""
-    _insert_catalog(autocorp_db)
+    insert_catalog(autocorp_db, parts=20, services=5, customers=30, seed=7, max_parts_per_service=6)
     settings = _s3_settings(autocorp_db, f"s3://{s3_bucket}/lake", s3_endpoint, f"s3_{uuid.uuid4().hex[:10]}")
     yield autocorp_db, settings
     slots.drop_slot(autocorp_db, settings.slot_name)

@@ -10,37 +10,22 @@ import threading
 from decimal import Decimal
 
 import pytest
+from shop import insert_catalog
 from typer.testing import CliRunner
 
 from autocorp.cli.main import app, main
 from autocorp.errors import ConfigError, SeedDataMissing
-from autocorp.source.connect import connection, dsn_param, execute_values
+from autocorp.source.connect import connection, dsn_param
 from autocorp.source.orders import PAYMENT_METHODS, Catalog, Part, Service, build_order
 from autocorp.source.simulate import SimulationReport, simulate
 
 INVOICE = re.compile(r"^INV-(\d{4})-(\d{6,})$")
 
 
-def _insert_catalog(dsn: str, *, parts: int = 30, services: int = 6, customers: int = 50) -> None:
-    rng = random.Random(3)
-    skus = [f"SKU-{i:03d}" for i in range(parts)]
-    sids = [f"{48392017 + i:08d}" for i in range(services)]
-    with connection(dsn) as conn, conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO auto_parts (sku, name, category, brand, unit_price, cost) VALUES %s",
-                       [(s, f"Part {s}", "Brakes", "Acme", Decimal(rng.randint(99, 40000)) / 100, 1) for s in skus])
-        execute_values(cur, "INSERT INTO service (serviceid, service, category, labor_minutes, labor_cost) VALUES %s",
-                       [(s, f"Service {s}", "Brakes", rng.randint(15, 180), Decimal(rng.randint(2000, 50000)) / 100)
-                        for s in sids])
-        execute_values(cur, "INSERT INTO service_parts (serviceid, sku, quantity) VALUES %s",
-                       [(s, sku, rng.randint(1, 4)) for s in sids for sku in rng.sample(skus, rng.randint(2, 8))])
-        execute_values(cur, "INSERT INTO customers (first_name, last_name, email, state) VALUES %s",
-                       [("Ann", f"Lee{i}", f"c{i}@example.com", "TX") for i in range(customers)])
-
-
 @pytest.fixture()
 def shop_db(autocorp_db: str) -> str:
     """The schema plus a small catalog: 30 parts, 6 services with their parts, 50 customers."""
-    _insert_catalog(autocorp_db)
+    insert_catalog(autocorp_db)
     return autocorp_db
 
 

@@ -14,7 +14,8 @@ from autocorp.settings import load_settings
 @pytest.fixture()
 def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AUTOCORP_CONFIG_DIR", str(tmp_path))
-    for var in ("AUTOCORP_ENV", "AUTOCORP_SOURCE__DSN", "AUTOCORP_EMBEDDED__PORT", "AUTOCORP_CAPTURE__FLUSH_INTERVAL_S"):
+    names = ("AUTOCORP_ENV", "AUTOCORP_SOURCE__DSN", "AUTOCORP_EMBEDDED__PORT", "AUTOCORP_CAPTURE__FLUSH_INTERVAL_S")
+    for var in names:
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
