@@ -21,6 +21,7 @@ Every error a user can hit says what went wrong and what to do. The CLI catches
     ├── LakeError                   storage layout, atomic writes, checkpoints
     ├── CurateError                 raw zone -> Delta merges
     │   └── CurateConflict          another writer committed to a curated table meanwhile  [Retryable]
+    ├── CatalogError                registering curated tables in the AWS Glue Data Catalog
     └── QueryError                  SQL over the lake
         └── QueryRejected           a statement the sandbox refuses
 
@@ -96,6 +97,10 @@ class CurateError(AutocorpError):
 
 class CurateConflict(CurateError, Retryable):
     """Another writer committed to a curated table between our read and our commit."""
+
+
+class CatalogError(AutocorpError):
+    """Registering the curated tables in the AWS Glue Data Catalog failed."""
 
 
 class QueryError(AutocorpError):

@@ -8,6 +8,7 @@ Environment variables are nested with ``__``: ``AUTOCORP_SOURCE__DSN``,
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,15 @@ class QuerySettings(BaseModel):
     password: SecretStr | None = None
 
 
+class CatalogSettings(BaseModel):
+    """The AWS Glue Data Catalog that `autocorp catalog sync` registers the curated tables in."""
+
+    database: str = ""  # empty: autocorp_<env>
+    region: str | None = None  # None: lake.s3_region
+    endpoint: str | None = None  # a Glue-compatible endpoint (moto in tests); None: AWS
+    table_prefix: str = ""
+
+
 class Settings(BaseSettings):
     """All settings of one environment."""
 
@@ -104,6 +114,7 @@ class Settings(BaseSettings):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     curate: CurateSettings = Field(default_factory=CurateSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +147,11 @@ class Settings(BaseSettings):
     @property
     def publication_name(self) -> str:
         return self.capture.publication or f"autocorp_{self.env}"
+
+    @property
+    def catalog_database(self) -> str:
+        """Glue database of this environment: ``catalog.database`` or ``autocorp_<env>``."""
+        return self.catalog.database or "autocorp_" + re.sub(r"[^a-z0-9_]", "_", self.env.lower())
 
     @property
     def uses_embedded(self) -> bool:
