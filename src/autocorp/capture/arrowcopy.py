@@ -12,7 +12,7 @@ and dates): those raise ``NotTyped`` and the caller reads the table again as tex
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -82,7 +82,7 @@ def _select(c: Column) -> str:
     return f"CASE WHEN {name} IS NULL THEN NULL ELSE format('%s', {name}) END AS {name}"
 
 
-def arrow_batches(dsn: str, snapshot: str, rel: Relation, pages: PageRange) -> Iterator[dict[str, pa.Array]]:
+def arrow_batches(dsn: str, snapshot: str, rel: Relation, pages: PageRange) -> Generator[dict[str, pa.Array]]:
     """Stream ``pages`` of the table, as of the exported ``snapshot``, as column-name -> arrays.
 
     Raises:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,6 +38,7 @@ from autocorp.lake import layout
 from autocorp.lake.storage import Storage
 from autocorp.source.connect import PgError, connection
 
+_T = TypeVar("_T")
 ROW_GROUP_ROWS = 131_072
 LOAD_PARALLEL = max(1, min(4, os.cpu_count() or 1))  # ctid ranges read at once (connections) per table
 PARALLEL_MIN_PAGES = 4096  # 32 MiB of heap per range at least: smaller tables are read in one range
@@ -214,9 +216,51 @@ class _TableLoad:
     def _chunks(self, stack: ExitStack, pages: PageRange, typed: bool) -> Iterator[dict[str, pa.Array]]:
         """Typed: binary COPY through ADBC when it is installed; else (and for text) COPY csv via psycopg2."""
         if typed and arrowcopy.available():
-            return stack.enter_context(closing(arrowcopy.arrow_batches(self.dsn, self.snap.name, self.rel, pages)))
+            # ADBC reads the COPY on the calling thread: a reader thread lets the server run ahead
+            batches = arrowcopy.arrow_batches(self.dsn, self.snap.name, self.rel, pages)
+            return stack.enter_context(closing(_prefetched(batches, f"load-read-{self.rel.table}-{pages.index}")))
         cur = stack.enter_context(_in_snapshot(self.dsn, self.snap, self.pt))
         return stack.enter_context(closing(copy_batches(cur, self.rel, pages, typed)))
+
+
+def _prefetched(items: Generator[_T], name: str, depth: int = 2) -> Generator[_T]:
+    """``items`` produced on a thread up to ``depth`` ahead; closing this closes the producer too."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the consumer
+            put((False, exc))
+        finally:
+            items.close()
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = box.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _write_group(files: _LoadFiles, batch: TableBatch) -> None:

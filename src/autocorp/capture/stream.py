@@ -55,7 +55,7 @@ class ChangeStream:
         self._in_txn = False
         self._skip = False
         self._lsn = 0
-        self._ts: datetime | None = None
+        self._ts: datetime = pg.PG_EPOCH  # set by each Begin
         self._xid = 0
         self._seq = 0
         self._stamp: tuple[datetime, int] | None = None
@@ -226,7 +226,7 @@ class ChangeStream:
         if buf is None or self._skip:
             return
         self._seq = seq = self._seq + 1
-        buf.batch.append_raw(_OPS[kind], self._ts, self._lsn, seq, self._xid,  # type: ignore[arg-type]
+        buf.batch.append_raw(_OPS[kind], self._ts, self._lsn, seq, self._xid,
                              payload if type(payload) is bytes else bytes(payload))
         buf.last = self._stamp
         buf.rows += 1

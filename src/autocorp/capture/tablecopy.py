@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,7 @@ def copy_sql(rel: Relation, pages: PageRange) -> str:
             f"TO STDOUT (FORMAT csv{quote})")
 
 
-def copy_batches(cur: Any, rel: Relation, pages: PageRange, typed: bool) -> Iterator[dict[str, pa.Array]]:
+def copy_batches(cur: Any, rel: Relation, pages: PageRange, typed: bool) -> Generator[dict[str, pa.Array]]:
     """Stream ``pages`` of the table through a pipe into pyarrow; yields column-name -> arrays.
 
     Raises:
@@ -133,11 +133,11 @@ def copy_batches(cur: Any, rel: Relation, pages: PageRange, typed: bool) -> Iter
         source.close()
         producer.join()
     if failure:
-        exc = failure[0]
-        if isinstance(exc, PgError):
+        error = failure[0]
+        if isinstance(error, PgError):
             raise CaptureError(f"reading {rel.schema}.{rel.table} from the snapshot failed: "
-                               f"{str(exc).strip()}; restart `autocorp capture`") from None
-        raise exc
+                               f"{str(error).strip()}; restart `autocorp capture`") from None
+        raise error
 
 
 def ident(name: str) -> str:
