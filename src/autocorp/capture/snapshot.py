@@ -2,11 +2,14 @@
 
 A table bigger than ``LOAD_PARALLEL * PARALLEL_MIN_PAGES`` heap pages is split into ``LOAD_PARALLEL``
 ctid ranges, each read on its own connection that imports the *same* exported snapshot (so the
-ranges together are exactly the table as of the slot's consistent point). Each range streams
-``autocorp.capture.tablecopy`` batches -> ``TableBatch.append_text_rows`` -> typed row groups,
-converted and Parquet-encoded on a writer thread -> its own ``LOADnnnnnnnn.parquet`` files (a new one
-every ``load_file_rows`` rows; numbers are shared by the ranges). Memory stays bounded by two row
-groups per range. LOAD ``_seq`` is the row number within its range plus ``range index << 40``:
+ranges together are exactly the table as of the slot's consistent point). A range is read as
+binary COPY by ADBC (``arrowcopy``, on a prefetch thread) or, without ADBC, as CSV by pyarrow
+(``tablecopy``); either way into typed Arrow columns. A value those readers cannot type makes the
+table start over as raw text for ``typemap`` (``tablecopy``, ``typed=False``), so LOAD files always
+equal what CDC files would hold. Batches -> ``TableBatch.append_text_rows`` -> row groups converted
+and Parquet-encoded on a writer thread -> the range's own ``LOADnnnnnnnn.parquet`` files (a new one
+every ``load_file_rows`` rows; numbers are shared by the ranges). Memory stays bounded by a few
+row groups per range. LOAD ``_seq`` is the row number within its range plus ``range index << 40``:
 unique, and the plain row number for a table read in one range.
 """
 
