@@ -18,7 +18,7 @@ from test_capture_support import (
     storage_of,
 )
 
-from autocorp.capture import runner, snapshot
+from autocorp.capture import arrowcopy, runner, snapshot
 from autocorp.capture.runner import Capture
 from autocorp.lake import layout
 from autocorp.settings import Settings
@@ -87,3 +87,12 @@ def test_parallel_ctid_ranges_read_one_exact_snapshot(cap: tuple[str, Settings],
         got = {k: {**v, "at": None} for k, v in got.items()}
         want = {k: {**v, "at": None} for k, v in want.items()}
     assert got == want
+
+
+def test_adbc_reads_with_the_key_value_dsn_capture_gets(empty_db: str) -> None:
+    assert "=" in empty_db and not empty_db.startswith("postgresql://")  # the fixture's libpq key=value form
+    assert arrowcopy.connects(empty_db)  # so the typed full load really goes through ADBC in these tests
+    assert arrowcopy.uri_of("host='/run/pg sock' user=a password='p@ss w' dbname=x sslmode=disable") == \
+        "postgresql://a:p%40ss%20w@%2Frun%2Fpg%20sock/x?sslmode=disable"
+    assert not arrowcopy.connects(empty_db.replace("dbname=", "dbname=no_such_db_"))
+    assert arrowcopy.uri_of("host='unterminated") is None

@@ -52,11 +52,25 @@ def available() -> bool:
     return adbc is not None
 
 
-def uri_of(dsn: str) -> str:
-    """``dsn`` as the URI ADBC's driver accepts (a ``key=value`` DSN is converted)."""
+def connects(dsn: str) -> bool:
+    """ADBC can open a connection with ``dsn`` (a DSN it cannot use, e.g. a service file: psycopg2 reads)."""
+    uri = uri_of(dsn)
+    if adbc is None or uri is None:
+        return False
+    try:
+        adbc.connect(uri).close()
+    except adbc.Error:
+        return False
+    return True
+
+
+def uri_of(dsn: str) -> str | None:
+    """``dsn`` as the URI ADBC's driver accepts (a ``key=value`` DSN is converted); None if it does not parse."""
     if dsn.startswith(("postgresql://", "postgres://")):
         return dsn
     p = {k: dsn_param(dsn, k) for k in _URI_KEYS + _QUERY_KEYS}
+    if not any(p.values()):
+        return None
     auth = quote(p["user"] or "", safe="") + (":" + quote(p["password"], safe="") if p["password"] else "")
     host = p["host"] or "localhost"
     host = f"[{host}]" if ":" in host else quote(host, safe="")  # a socket folder is percent-encoded
@@ -90,7 +104,7 @@ def arrow_batches(dsn: str, snapshot: str, rel: Relation, pages: PageRange) -> G
         CaptureError: the connection, the snapshot import or the read failed.
     """
     try:
-        conn = adbc.connect(uri_of(dsn), autocommit=True)
+        conn = adbc.connect(uri_of(dsn) or dsn, autocommit=True)
     except adbc.Error as exc:
         raise CaptureError(f"cannot connect to {mask_dsn(dsn)} for the full load: {_first_line(exc)}") from None
     try:

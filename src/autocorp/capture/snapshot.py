@@ -148,6 +148,7 @@ class _TableLoad:
         self.dsn, self.snap, self.storage, self.pt, self.rel = dsn, snap, storage, pt, rel
         self.file_rows, self.on_rows = file_rows, on_rows
         self.abort = threading.Event()
+        self.adbc = arrowcopy.available() and arrowcopy.connects(dsn)
         self._lock = threading.Lock()
         self._files = 0
         self._rows = 0
@@ -218,7 +219,7 @@ class _TableLoad:
 
     def _chunks(self, stack: ExitStack, pages: PageRange, typed: bool) -> Iterator[dict[str, pa.Array]]:
         """Typed: binary COPY through ADBC when it is installed; else (and for text) COPY csv via psycopg2."""
-        if typed and arrowcopy.available():
+        if typed and self.adbc:
             # ADBC reads the COPY on the calling thread: a reader thread lets the server run ahead
             batches = arrowcopy.arrow_batches(self.dsn, self.snap.name, self.rel, pages)
             return stack.enter_context(closing(_prefetched(batches, f"load-read-{self.rel.table}-{pages.index}")))
