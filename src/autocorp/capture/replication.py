@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import select
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import psycopg2  # noqa: TID251 - this module is the capture stage's replication adapter
 import psycopg2.errors  # noqa: TID251
@@ -18,7 +18,7 @@ from autocorp.errors import CaptureError, DatabaseUnavailable, SlotLostError
 from autocorp.lake.layout import lsn_to_int
 from autocorp.source.connect import SESSION_OPTIONS, mask_dsn, scrub
 
-ReplicationMessage = psycopg2.extras.ReplicationMessage
+ReplicationMessage: TypeAlias = psycopg2.extras.ReplicationMessage
 
 
 def _resync_hint(slot: str) -> str:

@@ -145,7 +145,7 @@ class Capture:
         if not self.progress:
             return [load_table(self.dsn, snap, self.storage, t, self.cfg.load_file_rows) for t in tables]
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
         estimates = _row_estimates(self.dsn, [t.name for t in tables])
         out = []
@@ -153,8 +153,10 @@ class Capture:
                       console=Console(stderr=True)) as bar:
             for t in tables:
                 task = bar.add_task(f"LOAD {t.name}", total=estimates.get(t.name) or None)
-                res = load_table(self.dsn, snap, self.storage, t, self.cfg.load_file_rows,
-                                 on_rows=lambda n, task=task: bar.update(task, completed=n))
+                def on_rows(n: int, task: TaskID = task) -> None:
+                    bar.update(task, completed=n)
+
+                res = load_table(self.dsn, snap, self.storage, t, self.cfg.load_file_rows, on_rows=on_rows)
                 bar.update(task, completed=res.rows, total=res.rows)
                 out.append(res)
         return out
