@@ -44,6 +44,8 @@ demo: setup
 	$(AC) status
 
 test: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
 	$(BIN)/pytest -q tests
 
 lint: setup
