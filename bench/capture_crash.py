@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from autocorp.capture import slot as slots
-from autocorp.capture.checkpoint import read_checkpoint
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.lake.storage import Storage
 from autocorp.settings import EmbeddedSettings
 from autocorp.source import embedded

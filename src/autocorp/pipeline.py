@@ -11,12 +11,12 @@ from typing import Any
 
 from autocorp.capture.runner import Capture, CaptureResult
 from autocorp.capture.status import CaptureStatus, capture_status
-from autocorp.curate.rawfiles import read_checkpoint as read_raw_checkpoint
 from autocorp.curate.report import CurateReport
 from autocorp.curate.runner import Curate
 from autocorp.curate.state import TableState, last_run, table_state
 from autocorp.errors import DatabaseUnavailable
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint as read_raw_checkpoint
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.quality.reconcile import TableCounts, reconcile_counts
 from autocorp.query.session import open_lake

@@ -24,10 +24,10 @@ from test_capture_support import (
     storage_of,
 )
 
-from autocorp.capture.checkpoint import Checkpoint, write_checkpoint
 from autocorp.capture.replication import ReplicationStream
 from autocorp.capture.runner import Capture
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import Checkpoint, write_checkpoint
 from autocorp.settings import Settings
 from autocorp.source.connect import connection, dsn_param
 

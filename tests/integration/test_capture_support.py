@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from autocorp.capture import slot as slots
-from autocorp.capture.checkpoint import Checkpoint, read_checkpoint
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
 from autocorp.lake.storage import Storage
 from autocorp.settings import CaptureSettings, LakeSettings, Settings
 from autocorp.source.connect import connection

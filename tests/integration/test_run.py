@@ -13,8 +13,8 @@ from shop import insert_catalog
 from test_capture_support import cleanup_slot, make_settings
 from test_curate_e2e import assert_lake_equals_source
 
-from autocorp.capture.checkpoint import read_checkpoint
 from autocorp.curate.runner import Curate
+from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.pipeline import Pipeline, RunTick, run_pipeline
 from autocorp.settings import Settings
 from autocorp.source.connect import connection, dsn_param

@@ -16,9 +16,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from autocorp.curate.rawfiles import committed_cdc_files, iter_batches, read_checkpoint, read_files
+from autocorp.curate.rawfiles import committed_cdc_files, iter_batches, read_files
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.lake.storage import Storage
 from autocorp.settings import load_settings
 

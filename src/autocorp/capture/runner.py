@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from autocorp.capture import slot as slots
-from autocorp.capture.checkpoint import Checkpoint, delete_checkpoint, read_checkpoint, write_checkpoint
 from autocorp.capture.replication import ReplicationStream
 from autocorp.capture.snapshot import LoadResult, Snapshot, delete_load_files, load_table
 from autocorp.capture.stream import ChangeStream, StreamStats
@@ -17,6 +16,7 @@ from autocorp.capture.tables import TableBuffers
 from autocorp.capture.writer import FileWriter
 from autocorp.errors import AutocorpError, CaptureError
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import Checkpoint, delete_checkpoint, read_checkpoint, write_checkpoint
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.settings import Settings
 from autocorp.source.connect import Connection, PgError, connect

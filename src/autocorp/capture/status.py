@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from autocorp.capture.checkpoint import read_checkpoint
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.settings import Settings
 from autocorp.source.connect import connection

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from autocorp.capture import pgoutput as pg
-from autocorp.capture.checkpoint import Checkpoint
 from autocorp.capture.replication import ReplicationStream
 from autocorp.capture.tables import TableBuffer, TableBuffers
 from autocorp.capture.writer import FileWriter
+from autocorp.lake.checkpoint import Checkpoint
 from autocorp.settings import CaptureSettings
 
 _FEEDBACK_EVERY_S = 1.0

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from autocorp.capture.batch import TableBatch
-from autocorp.capture.checkpoint import Checkpoint, write_checkpoint
 from autocorp.errors import AutocorpError, LakeError
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import Checkpoint, write_checkpoint
 from autocorp.lake.storage import Storage
 
 Job = Callable[[], None]

@@ -25,17 +25,6 @@ META_COLUMNS = ("Op", "_commit_ts", "_lsn", "_seq", "_xid", "_unchanged")
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """What capture has made durable for one slot (the fields curate needs)."""
-
-    slot: str
-    lsn: int
-    snapshot_lsn: int
-    load_complete: bool
-    tables: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class RawFile:
     """One committed CDC file: its path relative to the lake root and the commit LSN in its name."""
 
@@ -53,29 +42,6 @@ class RawBatch:
     lsn_from: int
     lsn_to: int
     last_columns: tuple[str, ...]
-
-
-def read_checkpoint(storage: Storage, slot: str) -> Checkpoint | None:
-    """The capture checkpoint of ``slot``, or None when capture never ran.
-
-    Raises:
-        CurateError: the checkpoint exists but cannot be parsed.
-    """
-    rel = layout.checkpoint_file(slot)
-    data = storage.read_bytes(rel)
-    if data is None:
-        return None
-    try:
-        raw = json.loads(data)
-        return Checkpoint(
-            slot=str(raw["slot"]), lsn=int(raw["lsn"]), snapshot_lsn=int(raw["snapshot_lsn"]),
-            load_complete=bool(raw["load_complete"]), tables=tuple(raw.get("tables", ())),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CurateError(
-            f"capture checkpoint {storage.uri(rel)} is unreadable ({exc}): "
-            "run `autocorp capture --resync` to rebuild the raw zone"
-        ) from exc
 
 
 def load_files(storage: Storage, schema: str, table: str) -> list[str]:

@@ -20,12 +20,10 @@ from autocorp.curate import maintain, models
 from autocorp.curate.dedupe import latest_changes
 from autocorp.curate.merge import CommitSpec, CuratedTable, delta_compatible
 from autocorp.curate.rawfiles import (
-    Checkpoint,
     RawBatch,
     committed_cdc_files,
     iter_batches,
     load_files,
-    read_checkpoint,
     read_files,
     table_columns,
 )
@@ -33,6 +31,7 @@ from autocorp.curate.report import CurateReport, ModelReport, TableReport
 from autocorp.curate.state import record_run
 from autocorp.errors import AutocorpError, CurateConflict, CurateError
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
 from autocorp.lake.storage import S3Options, Storage
 from autocorp.settings import Settings
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from autocorp.errors import QueryError
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.lake.storage import Storage
 
 _LOG_DIR = "_delta_log"
@@ -90,14 +91,8 @@ class LakeLog:
     # -- raw zone -------------------------------------------------------------------
     def checkpoint_lsn(self) -> int:
         """The capture checkpoint LSN: raw CDC files above it are not committed (-1 without checkpoint)."""
-        data = self.storage.read_bytes(layout.checkpoint_file(self.pipeline))
-        if not data:
-            return -1
-        try:
-            return int(json.loads(data)["lsn"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise QueryError(f"capture checkpoint {layout.checkpoint_file(self.pipeline)} is unreadable "
-                             f"({exc}); run `autocorp capture` to rewrite it") from None
+        cp = read_checkpoint(self.storage, self.pipeline)
+        return -1 if cp is None else cp.lsn
 
     def raw_dir(self, table: str) -> str | None:
         """Raw-zone folder of ``table`` (any source schema, ``public`` preferred)."""

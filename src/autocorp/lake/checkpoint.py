@@ -1,5 +1,8 @@
 """The capture checkpoint: the last commit whose changes are durable in the raw zone.
 
+The one reader and writer of the checkpoint file, shared by capture (writes it), curate and
+the query layer (read it).
+
 Written atomically to ``raw/_checkpoints/<slot>.json`` (see docs/raw-zone.md) *after* the data
 files it covers, and *before* the matching ``flush_lsn`` is reported to PostgreSQL.
 """
