@@ -1,0 +1,12 @@
+# terraform plan -var-file=environments/dev.tfvars
+env                         = "dev"
+region                      = "us-east-1"
+lake_prefix                 = "lake"
+force_destroy               = true # dev lakes are disposable
+raw_transition_days         = 90
+raw_storage_class           = "GLACIER"
+logs_expiration_days        = 14
+noncurrent_version_days     = 7
+secret_recovery_window_days = 0
+create_athena_workgroup     = true
+athena_bytes_scanned_cutoff = 10737418240 # 10 GiB per query

@@ -1,0 +1,12 @@
+# terraform plan -var-file=environments/staging.tfvars
+env                         = "staging"
+region                      = "us-east-1"
+lake_prefix                 = "lake"
+force_destroy               = false
+raw_transition_days         = 90
+raw_storage_class           = "GLACIER"
+logs_expiration_days        = 30
+noncurrent_version_days     = 14
+secret_recovery_window_days = 7
+create_athena_workgroup     = true
+athena_bytes_scanned_cutoff = 107374182400 # 100 GiB per query
