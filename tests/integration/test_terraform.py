@@ -195,6 +195,8 @@ def test_plan_creates_the_lake_for_each_environment(planner: Terraform, env: str
     assert resources["ReadWriteLakeObjects"] == f"arn:aws:s3:::autocorp-{env}-lake-123456789012/lake/*"
     listing = next(s for s in policy["Statement"] if s["Sid"] == "ListLakePrefix")
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["lake", "lake/*"]}}
+    head = next(s for s in policy["Statement"] if s["Sid"] == "HeadLakeBucket")  # Storage.check() -> HeadBucket
+    assert head["Condition"] == {"Null": {"s3:prefix": "true"}}
     assert resources["ReadSourceDsn"] == \
         f"arn:aws:secretsmanager:us-east-1:123456789012:secret:autocorp/{env}/source-dsn-??????"
     glue_arn = "arn:aws:glue:us-east-1:123456789012"

@@ -47,6 +47,19 @@ data "aws_iam_policy_document" "pipeline" {
     }
   }
 
+  # HeadBucket (the lake's reachability check at start) is authorised by s3:ListBucket and carries no
+  # prefix; a prefix-less listing only shows key names of this dedicated bucket, never their content.
+  statement {
+    sid       = "HeadLakeBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "Null"
+      variable = "s3:prefix"
+      values   = ["true"]
+    }
+  }
+
   statement {
     sid       = "BucketLocation"
     actions   = ["s3:GetBucketLocation"]
