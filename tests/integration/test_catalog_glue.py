@@ -172,6 +172,14 @@ def test_prefix_and_foreign_table_of_same_name(s3_settings: Settings, storage: S
     assert [(t.glue_table, t.action) for t in report.tables] == [("ac_sales_order", "created")]
 
 
+def test_database_defaults_to_env_and_env_vars_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings("staging").catalog_database == "autocorp_staging"
+    monkeypatch.setenv("AUTOCORP_CATALOG__DATABASE", "lake_prod")
+    monkeypatch.setenv("AUTOCORP_CATALOG__TABLE_PREFIX", "ac_")
+    settings = load_settings("prod")
+    assert (settings.catalog_database, settings.catalog.table_prefix) == ("lake_prod", "ac_")
+
+
 def test_local_lake_is_refused(tmp_path: Path) -> None:
     settings = load_settings("dev", lake={"root": str(tmp_path / "lake")})
     with pytest.raises(CatalogError, match=r"needs the lake on S3.*s3://bucket/prefix"):
