@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from autocorp.cli import capture_cmd, curate_cmd, db, query_cmd, reconcile_cmd, run_cmd, source, status_cmd
+from autocorp.cli import (
+    capture_cmd,
+    catalog_cmd,
+    curate_cmd,
+    db,
+    query_cmd,
+    reconcile_cmd,
+    run_cmd,
+    source,
+    status_cmd,
+)
 from autocorp.cli.context import Context
 from autocorp.cli.output import err
 from autocorp.errors import AutocorpError
@@ -28,6 +38,7 @@ query_cmd.register(app)
 status_cmd.register(app)
 run_cmd.register(app)
 reconcile_cmd.register(app)
+catalog_cmd.register(app)
 
 _debug = False
 
