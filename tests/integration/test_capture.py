@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from test_capture_support import (
     checkpoint_json,
-    cleanup_slot,
     execute,
-    make_settings,
     raw_rows,
     rebuild,
     source_state,
@@ -22,13 +18,6 @@ from autocorp.capture import arrowcopy, runner, snapshot
 from autocorp.capture.runner import Capture
 from autocorp.lake import layout
 from autocorp.settings import Settings
-
-
-@pytest.fixture()
-def cap(empty_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    settings = make_settings(tmp_path)
-    yield empty_db, settings
-    cleanup_slot(empty_db, settings)
 
 
 def test_load_then_stream_rebuilds_source(cap: tuple[str, Settings]) -> None:

@@ -31,13 +31,6 @@ from autocorp.settings import EmbeddedSettings, Settings
 from autocorp.source import embedded
 
 
-@pytest.fixture()
-def cap(empty_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    settings = make_settings(tmp_path)
-    yield empty_db, settings
-    cleanup_slot(empty_db, settings)
-
-
 def _cdc_files(settings: Settings, table: str) -> list[str]:
     files = storage_of(settings).list_files(layout.raw_table_dir("public", table), ".parquet")
     return [f for f in files if layout.cdc_file_lsn(f) is not None]

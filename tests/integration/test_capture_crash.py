@@ -9,15 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from test_capture_support import (
     checkpoint_json,
-    cleanup_slot,
     execute,
-    make_settings,
     raw_rows,
     rebuild,
     source_state,
@@ -72,13 +68,6 @@ class Writer(threading.Thread):
     @property
     def rate(self) -> float:
         return self.transactions / max(1e-9, (self.ended_at or time.monotonic()) - self.started_at)
-
-
-@pytest.fixture()
-def cap(empty_db: str, tmp_path: Path) -> Iterator[tuple[str, Settings]]:
-    settings = make_settings(tmp_path)
-    yield empty_db, settings
-    cleanup_slot(empty_db, settings)
 
 
 def _assert_exactly_once(dsn: str, settings: Settings, table: str) -> list[dict[str, object]]:
