@@ -17,7 +17,7 @@ from autocorp.curate.state import TableState, last_run, table_state
 from autocorp.errors import DatabaseUnavailable
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import read_checkpoint as read_raw_checkpoint
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import lake_storage
 from autocorp.quality.reconcile import TableCounts, reconcile_counts
 from autocorp.query.session import open_lake
 from autocorp.settings import Settings
@@ -164,11 +164,6 @@ class LakeStatus:
     capture: CaptureStatus
     tables: list[TableLag]
     last_run: dict[str, Any] | None
-
-
-def lake_storage(settings: Settings) -> Storage:
-    """The lake of ``settings`` (local folder or s3://)."""
-    return Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
 
 
 def _lag_bytes(st: TableState, current: int | None, capture_lag: int | None) -> int | None:

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from autocorp.catalog.sync import lake_storage, sync_catalog
+from autocorp.catalog.sync import sync_catalog
+from autocorp.lake.storage import lake_storage
 from autocorp.settings import load_settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "terraform"

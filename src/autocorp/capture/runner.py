@@ -17,7 +17,7 @@ from autocorp.capture.writer import FileWriter
 from autocorp.errors import AutocorpError, CaptureError
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import Checkpoint, delete_checkpoint, read_checkpoint, write_checkpoint
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import Storage, lake_storage
 from autocorp.settings import Settings
 from autocorp.source.connect import Connection, PgError, connect
 
@@ -47,7 +47,7 @@ class Capture:
         self.dsn = dsn
         self.slot = settings.slot_name
         self.publication = settings.publication_name
-        self.storage = Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
+        self.storage = lake_storage(settings)
         self.progress = progress
         self.say = say or log.info
         self.live: StreamStats | None = None  # the running stream's counters (read by `autocorp run`)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import read_checkpoint
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import lake_storage
 from autocorp.settings import Settings
 from autocorp.source.connect import connection
 
@@ -57,7 +57,7 @@ def capture_status(settings: Settings, dsn: str) -> CaptureStatus:
         DatabaseUnavailable: the source cannot be reached.
         LakeError: the checkpoint is unreadable.
     """
-    storage = Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
+    storage = lake_storage(settings)
     cp = read_checkpoint(storage, settings.slot_name)
     with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(_STATUS_SQL, (settings.slot_name,))

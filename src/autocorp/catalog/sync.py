@@ -22,7 +22,7 @@ from autocorp.catalog.hive import hive_columns
 from autocorp.catalog.tables import CuratedTable, list_tables
 from autocorp.errors import CatalogError
 from autocorp.lake import layout
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import Storage, lake_storage
 from autocorp.settings import Settings
 
 MANAGED = "autocorp.managed"
@@ -131,16 +131,6 @@ def sync_table(catalog: GlueCatalog, table: CuratedTable, prefix: str = "") -> T
     return TableSync(**{**done.__dict__, "action": "updated", "changes": tuple(changes)})
 
 
-def lake_storage(settings: Settings) -> Storage:
-    """The lake of ``settings``, which must be on S3 for Glue.
-
-    Raises:
-        CatalogError: the lake is a local folder.
-    """
-    _require_s3(settings.lake_root)
-    return Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
-
-
 def _require_s3(root: str) -> None:
     if not root.startswith("s3://"):
         raise CatalogError(f"the Glue Data Catalog needs the lake on S3, but lake.root is the local folder {root}: "
@@ -167,6 +157,7 @@ def sync_catalog(settings: Settings, prune: bool = False, storage: Storage | Non
     """
     started = time.monotonic()
     if storage is None:
+        _require_s3(settings.lake_root)  # before Storage() would create a local folder
         storage = lake_storage(settings)
     _require_s3(storage.uri())
     catalog = catalog or glue_catalog(settings)

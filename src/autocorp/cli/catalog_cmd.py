@@ -12,7 +12,7 @@ from autocorp.catalog.sync import SyncReport, glue_table_name, sync_catalog
 from autocorp.catalog.tables import list_tables
 from autocorp.cli import context
 from autocorp.cli.output import emit, out, table
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import lake_storage
 
 app = typer.Typer(help="Register the curated Delta tables in the AWS Glue Data Catalog.", no_args_is_help=True)
 
@@ -46,7 +46,7 @@ def tables(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         c.as_json = True
     s = c.settings
-    storage = Storage(s.lake_root, S3Options(s.lake.s3_endpoint, s.lake.s3_region))
+    storage = lake_storage(s)
     found = [{"table": t.name, "glue_table": glue_table_name(s.catalog.table_prefix, t.name), "version": t.version,
               "location": t.uri, "columns": [asdict(col) for col in hive_columns(t.schema, t.name)]}
              for t in list_tables(storage)]

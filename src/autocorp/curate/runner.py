@@ -32,7 +32,7 @@ from autocorp.curate.state import record_run
 from autocorp.errors import AutocorpError, CurateConflict, CurateError
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import Storage, lake_storage
 from autocorp.settings import Settings
 
 Hook = Callable[[str, str], None]
@@ -47,8 +47,7 @@ class Curate:
 
     def __init__(self, settings: Settings, *, storage: Storage | None = None, hook: Hook | None = None) -> None:
         self.settings = settings
-        self.storage = storage or Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint,
-                                                                        settings.lake.s3_region))
+        self.storage = storage or lake_storage(settings)
         self.pipeline = settings.slot_name
         self._hook: Hook = hook or (lambda point, table: None)
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -28,6 +28,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from autocorp.errors import LakeError
+
+if TYPE_CHECKING:
+    from autocorp.settings import Settings
 
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3}
 
@@ -272,3 +275,8 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def lake_storage(settings: Settings) -> Storage:
+    """The lake of one environment's settings: ``lake.root`` with its S3 endpoint and region."""
+    return Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from autocorp.lake.storage import S3Options, Storage
+from autocorp.lake.storage import Storage, lake_storage
 from autocorp.query import sandbox, views
 from autocorp.query.engine import Engine, S3Access, parse_statements
 from autocorp.query.snapshot import LakeLog
@@ -36,7 +36,7 @@ class LakeConfig:
 
 def lake_config(settings: Settings) -> LakeConfig:
     """The lake of one environment's settings."""
-    storage = Storage(settings.lake_root, S3Options(settings.lake.s3_endpoint, settings.lake.s3_region))
+    storage = lake_storage(settings)
     return LakeConfig(storage, settings.slot_name, settings.query)
 
 
