@@ -13,10 +13,9 @@ from autocorp.capture.runner import Capture, CaptureResult
 from autocorp.capture.status import CaptureStatus, capture_status
 from autocorp.curate.report import CurateReport
 from autocorp.curate.runner import Curate
-from autocorp.curate.state import TableState, last_run, table_state
+from autocorp.curate.state import TableState, last_run, table_states
 from autocorp.errors import DatabaseUnavailable
 from autocorp.lake import layout
-from autocorp.lake.checkpoint import read_checkpoint as read_raw_checkpoint
 from autocorp.lake.storage import lake_storage
 from autocorp.quality.reconcile import TableCounts, reconcile_counts
 from autocorp.query.session import open_lake
@@ -116,9 +115,7 @@ class Pipeline:
             DatabaseUnavailable: the source cannot be reached.
         """
         source = schema.table_counts(self.server_dsn())
-        storage = lake_storage(self.settings)
-        ckpt = read_raw_checkpoint(storage, self.settings.slot_name)
-        states = [table_state(storage, self.settings.slot_name, n, ckpt) for n in ckpt.tables] if ckpt else []
+        states = table_states(lake_storage(self.settings), self.settings.slot_name)
         curated = {st.table: st.rows for st in states}
         realtime: dict[str, int | None] = {}
         with open_lake(self.settings) as lake:
@@ -140,13 +137,9 @@ class Pipeline:
         """
         cap = self.capture_status()
         storage = lake_storage(self.settings)
-        ckpt = read_raw_checkpoint(storage, self.settings.slot_name)
         current = layout.lsn_to_int(cap.current_wal_lsn) if cap.current_wal_lsn else None
-        tables = []
-        if ckpt is not None:
-            for name in ckpt.tables:
-                st = table_state(storage, self.settings.slot_name, name, ckpt)
-                tables.append(TableLag(st, _lag_bytes(st, current, cap.lag_bytes), _lag_seconds(st, cap.lag_seconds)))
+        tables = [TableLag(st, _lag_bytes(st, current, cap.lag_bytes), _lag_seconds(st, cap.lag_seconds))
+                  for st in table_states(storage, self.settings.slot_name)]
         return LakeStatus(cap, tables, last_run(storage))
 
 
@@ -234,7 +227,7 @@ class _PipelineRun:
         tick = self.tick
         tick.captured = self.cap.live.changes if self.cap.live else tick.captured
         _merge(self.cur, tick, build_models=self.cfg.models)
-        tick.tables = _table_states(self.cur)
+        tick.tables = table_states(self.cur.storage, self.cur.pipeline)
         if self.failure:
             raise self.failure[0]
         return tick
@@ -272,7 +265,7 @@ class _PipelineRun:
                 seen, last_merge = captured, time.monotonic()
             if on_tick:
                 if now - last_look >= 2.0:
-                    tick.tables, last_look = _table_states(self.cur), now
+                    tick.tables, last_look = table_states(self.cur.storage, self.cur.pipeline), now
                 on_tick(tick)
 
 
@@ -283,7 +276,3 @@ def _merge(cur: Curate, tick: RunTick, build_models: bool) -> None:
     tick.last_report = report
     tick.failed = {t.table: t.error for t in report.tables if t.error}
 
-
-def _table_states(cur: Curate) -> list[TableState]:
-    ckpt = read_raw_checkpoint(cur.storage, cur.pipeline)
-    return [table_state(cur.storage, cur.pipeline, name, ckpt) for name in ckpt.tables] if ckpt else []

@@ -19,7 +19,7 @@ from autocorp.curate.merge import CuratedTable
 from autocorp.curate.rawfiles import committed_cdc_files
 from autocorp.curate.report import CurateReport
 from autocorp.lake import layout
-from autocorp.lake.checkpoint import Checkpoint
+from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
 from autocorp.lake.storage import Storage
 
 LAST_RUN = f"{layout.log_dir('curate')}/last_run.json"
@@ -74,6 +74,12 @@ def table_state(storage: Storage, pipeline: str, qualified: str, ckpt: Checkpoin
 def _footer_rows(storage: Storage, rel: str) -> int:
     with storage.fs.open_input_file(storage.path(rel)) as fh:
         return int(pq.read_metadata(fh).num_rows)
+
+
+def table_states(storage: Storage, pipeline: str) -> list[TableState]:
+    """The state of every table the capture checkpoint of ``pipeline`` lists ([] before the first capture)."""
+    ckpt = read_checkpoint(storage, pipeline)
+    return [table_state(storage, pipeline, name, ckpt) for name in ckpt.tables] if ckpt else []
 
 
 def _min_commit_ts(storage: Storage, rel: str) -> str | None:
