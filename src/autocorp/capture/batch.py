@@ -204,10 +204,7 @@ class TableBatch:
         if unchanged:
             cur.unchanged[len(cur.rows)] = list(unchanged)
         if cur.run_key != (op, lsn):
-            if op not in _OP_KINDS:
-                raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
-            cur.run_key = (op, lsn)
-            cur.runs.append((len(cur.rows), op, commit_ts, lsn, xid))
+            self._start_run(cur, len(cur.rows), op, commit_ts, lsn, xid)
         cur.rows.append(values)
         cur.seqs.append(seq)
         self._count += 1
@@ -222,15 +219,20 @@ class TableBatch:
             self._close_rows()
             cur = self._current = _RawSegment()
         if cur.run_key != (op, lsn):
-            if op not in _OP_KINDS:
-                raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
-            cur.run_key = (op, lsn)
-            cur.runs.append((len(cur.payloads), op, commit_ts, lsn, xid))
+            self._start_run(cur, len(cur.payloads), op, commit_ts, lsn, xid)
         cur.payloads.append(payload)
         cur.seqs.append(seq)
         cur.nbytes += len(payload) + _ROW_OVERHEAD
         self._count += 1
 
+
+    def _start_run(self, cur: _RowSegment | _RawSegment, at: int, op: str, commit_ts: datetime, lsn: int,
+                   xid: int | None) -> None:
+        """A new run of changes sharing kind and transaction starts at row ``at`` of segment ``cur``."""
+        if op not in _OP_KINDS:
+            raise DecodeError(f"{self.source}: unknown change kind {op!r}; expected one of I, U, D, T")
+        cur.run_key = (op, lsn)
+        cur.runs.append((at, op, commit_ts, lsn, xid))
     def append_text_rows(self, columns: dict[str, pa.Array | pa.ChunkedArray], op: str, commit_ts: datetime,
                          lsn: int, seq_start: int) -> None:
         """Add rows given as string/binary Arrow columns in PostgreSQL text format (the full load).
