@@ -31,9 +31,10 @@ import pyarrow.parquet as pq
 
 from autocorp.capture import slot as slots
 from autocorp.curate.merge import CuratedTable
-from autocorp.curate.rawfiles import committed_cdc_files, read_checkpoint
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
+from autocorp.lake.checkpoint import read_checkpoint
+from autocorp.lake.rawzone import committed_cdc_files
 from autocorp.lake.storage import Storage
 from autocorp.pipeline import RunTick, run_pipeline
 from autocorp.settings import CaptureSettings, CurateSettings, EmbeddedSettings, LakeSettings, Settings

@@ -11,8 +11,9 @@ import pyarrow.fs as pafs
 import pytest
 from test_curate_rawzone import RawZone, item, make_curate
 
-from autocorp.curate.rawfiles import committed_cdc_files, load_files
+from autocorp.curate.rawfiles import load_files
 from autocorp.lake import layout
+from autocorp.lake.rawzone import committed_cdc_files
 from autocorp.lake.storage import Storage
 
 DAY0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -16,10 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from autocorp.curate.rawfiles import committed_cdc_files, iter_batches, read_files
+from autocorp.curate.rawfiles import iter_batches, read_files
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import read_checkpoint
+from autocorp.lake.rawzone import committed_cdc_files
 from autocorp.lake.storage import Storage
 from autocorp.settings import load_settings
 

@@ -9,27 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from autocorp.errors import CurateError
 from autocorp.lake import layout
+from autocorp.lake.rawzone import RawFile, list_dir
 from autocorp.lake.storage import Storage
 
 PRIMARY_KEY_META = b"autocorp.primary_key"
 META_COLUMNS = ("Op", "_commit_ts", "_lsn", "_seq", "_xid", "_unchanged")
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """One committed CDC file: its path relative to the lake root and the commit LSN in its name."""
-
-    path: str
-    lsn: int
 
 
 @dataclass(frozen=True)
@@ -50,82 +41,8 @@ def load_files(storage: Storage, schema: str, table: str) -> list[str]:
     Only the table folder itself is listed, never its CDC date folders.
     """
     base = layout.raw_table_dir(schema, table)
-    return sorted(f"{base}/{name}" for name, is_dir in _list_dir(storage, base)
+    return sorted(f"{base}/{name}" for name, is_dir in list_dir(storage, base)
                   if not is_dir and layout.is_load_file(name))
-
-
-def committed_cdc_files(storage: Storage, schema: str, table: str, above: int, upto: int) -> list[RawFile]:
-    """CDC files of a table with ``above < file LSN <= upto``, in commit-LSN order.
-
-    Lists only the date folders (``YYYY/MM/DD``) that can hold such files, so the cost does not grow
-    with the table's history: the folders are walked newest first, down to the newest one holding a
-    file at or below ``above`` (an already merged change: the day of the table's committed LSN), plus
-    the calendar day before it, because commit times of neighbouring LSNs may straddle midnight or be
-    skewed. This assumes a later commit LSN never carries a commit time more than a day earlier.
-    """
-    out = []
-    for rel in _cdc_candidates(storage, layout.raw_table_dir(schema, table), above):
-        lsn = layout.cdc_file_lsn(rel)
-        if lsn is not None and above < lsn <= upto:
-            out.append(RawFile(rel, lsn))
-    return sorted(out, key=lambda f: (f.lsn, f.path))
-
-
-def _cdc_candidates(storage: Storage, base: str, above: int) -> list[str]:
-    """Files of the date folders from the day before the newest one holding an LSN <= ``above`` onward.
-
-    Walks years, months and days newest first and never lists a year or month wholly before that day.
-    """
-    files: list[str] = []
-    floor: date | None = None
-    for year in _numbered_dirs(storage, base, 4):
-        if floor is not None and int(year) < floor.year:
-            break
-        for month in _numbered_dirs(storage, f"{base}/{year}", 2):
-            if floor is not None and (int(year), int(month)) < (floor.year, floor.month):
-                break
-            for day in _numbered_dirs(storage, f"{base}/{year}/{month}", 2):
-                when = _calendar_day(year, month, day)
-                if when is None:
-                    continue
-                if floor is not None and when < floor:
-                    break
-                folder = f"{base}/{year}/{month}/{day}"
-                names = [f"{folder}/{name}" for name, is_dir in _list_dir(storage, folder) if not is_dir]
-                files += names
-                lsns = (layout.cdc_file_lsn(n) for n in names)
-                if floor is None and any(lsn is not None and lsn <= above for lsn in lsns):
-                    floor = when - timedelta(days=1)
-    return files
-
-
-def _calendar_day(year: str, month: str, day: str) -> date | None:
-    """The date a ``YYYY/MM/DD`` folder stands for (None: not a calendar day, so not a folder capture wrote)."""
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-
-
-def _numbered_dirs(storage: Storage, rel: str, width: int) -> list[str]:
-    """Sub-folders of ``rel`` named by ``width`` digits, highest first."""
-    names = [n for n, is_dir in _list_dir(storage, rel) if is_dir and len(n) == width and n.isdigit()]
-    return sorted(names, reverse=True)
-
-
-def _list_dir(storage: Storage, rel: str) -> list[tuple[str, bool]]:
-    """``(name, is_dir)`` of the entries directly in ``rel`` (none when it does not exist), temp files skipped.
-
-    Raises:
-        CurateError: the lake storage cannot be listed.
-    """
-    selector = pafs.FileSelector(storage.path(rel), recursive=False, allow_not_found=True)
-    try:
-        infos = storage.fs.get_file_info(selector)
-    except OSError as exc:
-        raise CurateError(f"cannot list {storage.uri(rel)}: {exc}; check the lake storage") from exc
-    return [(i.base_name, i.type == pafs.FileType.Directory) for i in infos
-            if i.type in (pafs.FileType.File, pafs.FileType.Directory) and not i.base_name.startswith(".tmp-")]
 
 
 def group_by_lsn(files: Sequence[RawFile]) -> Iterator[list[RawFile]]:

@@ -21,7 +21,6 @@ from autocorp.curate.dedupe import latest_changes
 from autocorp.curate.merge import CommitSpec, CuratedTable, delta_compatible
 from autocorp.curate.rawfiles import (
     RawBatch,
-    committed_cdc_files,
     iter_batches,
     load_files,
     read_files,
@@ -32,6 +31,7 @@ from autocorp.curate.state import record_run
 from autocorp.errors import AutocorpError, CurateConflict, CurateError
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
+from autocorp.lake.rawzone import committed_cdc_files
 from autocorp.lake.storage import Storage, lake_storage
 from autocorp.settings import Settings
 

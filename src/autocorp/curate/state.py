@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from autocorp.curate.merge import CuratedTable
-from autocorp.curate.rawfiles import committed_cdc_files
 from autocorp.curate.report import CurateReport
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import Checkpoint, read_checkpoint
+from autocorp.lake.rawzone import committed_cdc_files
 from autocorp.lake.storage import Storage
 
 LAST_RUN = f"{layout.log_dir('curate')}/last_run.json"

@@ -7,16 +7,15 @@ so a snapshot of every table costs a few small reads whatever the tables' size.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from autocorp.errors import QueryError
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import read_checkpoint
+from autocorp.lake.rawzone import RawFile, committed_cdc_files, list_dir
 from autocorp.lake.storage import Storage
 
 _LOG_DIR = "_delta_log"
@@ -29,15 +28,6 @@ class DeltaCommit:
     version: int
     timestamp: datetime
     lsn: int
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """A committed raw CDC file: the LSN and commit time of its last change, and its lake path."""
-
-    lsn: int
-    time: datetime
-    rel: str
 
 
 class LakeLog:
@@ -94,36 +84,27 @@ class LakeLog:
         cp = read_checkpoint(self.storage, self.pipeline)
         return -1 if cp is None else cp.lsn
 
-    def raw_dir(self, table: str) -> str | None:
-        """Raw-zone folder of ``table`` (any source schema, ``public`` preferred)."""
+    def raw_schema(self, table: str) -> str | None:
+        """Source schema holding ``table`` in the raw zone (``public`` preferred; None: no raw files)."""
         schemas = _subdirs(self.storage, f"{layout.RAW}/database")
         for schema in sorted(schemas, key=lambda s: s != "public"):
             if self.storage.exists(layout.raw_table_dir(schema, table)):
-                return layout.raw_table_dir(schema, table)
+                return schema
         return None
 
     def raw_files(self, table: str, above: int, upto: int) -> list[RawFile]:
         """Committed CDC files of ``table`` whose file LSN is in (``above``, ``upto``], oldest first.
 
-        Walks the date folders newest first and stops at the first day whose files are all at or below
-        ``above``, so only the unmerged tail of the raw zone is listed.
+        Only the unmerged tail of the raw zone is listed (``lake.rawzone.committed_cdc_files``).
         """
-        base = self.raw_dir(table)
-        if base is None or upto < 0:
+        schema = self.raw_schema(table)
+        if schema is None or upto < 0:
             return []
-        found: list[RawFile] = []
-        for day in _day_dirs_newest_first(self.storage, base):
-            names = _file_names(self.storage, day)
-            lsns = [(layout.cdc_file_lsn(n), n) for n in names]
-            found += [RawFile(lsn, _file_time(n), f"{day}/{n}") for lsn, n in lsns
-                      if lsn is not None and above < lsn <= upto]
-            if any(lsn is not None and lsn <= above for lsn, _ in lsns):
-                break
-        return sorted(found, key=lambda f: f.lsn)
+        return committed_cdc_files(self.storage, schema, table, above, upto)
 
     def primary_key(self, raw: RawFile) -> list[str] | None:
         """Key columns recorded in a raw file's metadata (None when it records none)."""
-        with self.storage.fs.open_input_file(self.storage.path(raw.rel)) as fh:
+        with self.storage.fs.open_input_file(self.storage.path(raw.path)) as fh:
             meta = pq.read_schema(fh).metadata or {}
         value = meta.get(b"autocorp.primary_key")
         return list(json.loads(value)) if value else None
@@ -173,28 +154,5 @@ def _checkpoint_txn(storage: Storage, parts: list[str], app_id: str) -> int:
     return lsn
 
 
-def _entries(storage: Storage, rel: str) -> list[pafs.FileInfo]:
-    selector = pafs.FileSelector(storage.path(rel), recursive=False, allow_not_found=True)
-    return list(storage.fs.get_file_info(selector))
-
-
 def _subdirs(storage: Storage, rel: str) -> list[str]:
-    return sorted(i.base_name for i in _entries(storage, rel) if i.type == pafs.FileType.Directory)
-
-
-def _file_names(storage: Storage, rel: str) -> list[str]:
-    return sorted(i.base_name for i in _entries(storage, rel)
-                  if i.type == pafs.FileType.File and not i.base_name.startswith(".tmp-"))
-
-
-def _day_dirs_newest_first(storage: Storage, base: str) -> Iterator[str]:
-    for year in reversed(_subdirs(storage, base)):
-        if not year.isdigit():
-            continue
-        for month in reversed(_subdirs(storage, f"{base}/{year}")):
-            for day in reversed(_subdirs(storage, f"{base}/{year}/{month}")):
-                yield f"{base}/{year}/{month}/{day}"
-
-
-def _file_time(name: str) -> datetime:
-    return datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+    return sorted(name for name, is_dir in list_dir(storage, rel) if is_dir)

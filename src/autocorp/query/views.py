@@ -52,7 +52,7 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
                    f"SELECT * FROM delta_scan({lit(uri)}, version=v)")
     body = f"SELECT * FROM {q(t + '_ro')}"
     if snap.raw:
-        body = _realtime_body(engine, log, snap, [storage.uri(f.rel) for f in snap.raw])
+        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw])
     engine.execute(f"CREATE OR REPLACE VIEW {q(t)} AS {body}")
     for name in (t, t + "_ro"):
         engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
