@@ -71,13 +71,12 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors arrive here in non-standalone mode
+        # click's exceptions (typer >= 0.20 vendors click, so match by behaviour, not by class)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if isinstance(code, int) and (callable(show) or type(exc).__name__ == "Exit"):
+            if callable(show):
+                show()
+            sys.exit(code)
         raise
     sys.exit(rc if isinstance(rc, int) else 0)
