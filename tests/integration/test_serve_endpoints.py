@@ -76,6 +76,18 @@ def test_psql_runs_queries_on_the_realtime_view(pg: int) -> None:
     assert res.stdout.splitlines()[1] == "4|11.00"  # order 5 deleted in the raw zone, not yet merged
 
 
+def test_psql_and_http_run_time_travel_table_functions(pg: int, http: int) -> None:
+    sql = ("SELECT a.n AS before_delete, b.n AS after_delete "
+           "FROM (SELECT count(*) AS n FROM sales_order_at_lsn(100)) a, "
+           "(SELECT count(*) AS n FROM sales_order_at_lsn('0/C8')) b")
+    res = psql(pg, sql)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[1] == "5|4"
+    status, body = post(http, sql)
+    assert status == 200 and json.loads(body)["rows"] == [[5, 4]], body
+    assert "_at_" not in psql(pg, "\\dt").stdout
+
+
 def test_psql_backslash_dt_and_d(pg: int) -> None:
     dt = psql(pg, "\\dt")
     assert dt.returncode == 0, dt.stderr

@@ -141,3 +141,38 @@ def test_committed_lsn_survives_removed_log_files(lake: TestLake) -> None:
     assert rows(s, "items") == rows(s, "items_ro") == [(1, "a", 1), (2, "b2", 1)]
     lsns = s.run("SELECT committed_lsn FROM lake_versions ORDER BY version").column(0).to_pylist()
     assert lsns and set(lsns) == {210}
+
+
+def test_time_travel_table_functions_match_the_lsn_and_as_of_sessions(lake: TestLake) -> None:
+    add_unmerged(lake)
+    lake.merge("items", [ins(200, 2, "b2", op="U"), {"Op": "D", "_lsn": 210, "id": 3}, ins(220, 4, "d")], 220)
+    s = session(lake)
+    for lsn in (99, 100, 205, 210, 220):
+        assert rows(s, f"items_at_lsn({lsn})") == rows(session(lake, TimePoint(lsn=lsn)), "items")
+    assert rows(s, "items_at_lsn('0/D2')") == rows(s, "items_at_lsn(210)") == [(1, "a", 1), (2, "b2", 1)]
+    when = lake.time_of(215).isoformat()
+    assert rows(s, f"items_as_of(TIMESTAMPTZ '{when}')") == rows(session(lake, TimePoint(as_of=lake.time_of(215))),
+                                                                 "items")
+    both = s.run("SELECT a.id AS old, b.id AS new, items_at_lsn.name FROM items_at_lsn(100) "
+                 "JOIN items_at_lsn(220) AS b USING (id) "
+                 "JOIN items_at_lsn(100) a USING (id) ORDER BY 1").to_pylist()
+    assert [(r["old"], r["new"], r["name"]) for r in both] == [(1, 1, "a"), (2, 2, "b")]
+    assert rows(s, "items") == [(1, "a", 1), (2, "b2", 1), (4, "d", 1)]  # the latest views are untouched
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("SELECT * FROM nope_at_lsn(1)", "no curated table 'nope'"),
+    ("SELECT * FROM items_at_lsn(id)", "needs a literal argument"),
+    ("SELECT * FROM items_at_lsn('yesterday')", "is not an LSN"),
+    ("SELECT * FROM items_as_of('soon')", "is not a timestamp"),
+    ("SELECT * FROM items_at_lsn(1, 2)", "takes one argument")])
+def test_time_travel_table_functions_reject_bad_arguments(lake: TestLake, sql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        session(lake).run(sql)
+
+
+def test_time_travel_table_functions_in_a_sandboxed_session(lake: TestLake) -> None:
+    add_unmerged(lake)
+    s = LakeSession(LakeConfig(lake.storage, lake.pipeline, QuerySettings()), sandboxed=True, threads=1)
+    got = s.run("SELECT 'é ü' AS label, id FROM items_at_lsn('0/CD') ORDER BY id").to_pylist()
+    assert got == [{"label": "é ü", "id": i} for i in (1, 2, 3)]

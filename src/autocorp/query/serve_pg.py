@@ -57,7 +57,7 @@ class LakeSessionPg(DuckDBSession):
         if not sql.strip().strip(";").strip():
             return DuckDBQueryResult(status="EMPTY")
         self.lake.refresh_if_stale()
-        stmt = sandbox.check_statement(self.engine, pgcatalog.rewrite(sql))
+        stmt = sandbox.check_statement(self.engine, self.lake.expand(pgcatalog.rewrite(sql), self.engine))
         with sandbox.statement_timeout(self.engine, self.lake.config.limits.statement_timeout_s):
             table = self.engine.arrow(stmt, list(params) if params else None)
         return DuckDBQueryResult(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), "SELECT")

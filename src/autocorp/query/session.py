@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from autocorp.lake.storage import Storage, lake_storage
-from autocorp.query import sandbox, views
+from autocorp.query import sandbox, tablefuncs, views
 from autocorp.query.engine import Engine, S3Access, parse_statements
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import TableSnapshot, TimePoint, resolve
@@ -61,6 +61,7 @@ class LakeSession:
             self.engine.connect_s3(s3_access(config.storage))
         self.log = LakeLog(config.storage, config.pipeline)
         self._defined: dict[str, tuple[object, ...]] = {}
+        self._at_points: dict[tuple[str, str], tuple[object, ...]] = {}  # (schema, table) of table functions
         self._lock = threading.Lock()
         self._refreshed_at = 0.0
         self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.RAW_SCHEMA}")
@@ -83,6 +84,24 @@ class LakeSession:
             self._refreshed_at = time.monotonic()
             return snaps
 
+    def expand(self, sql: str, engine: Engine | None = None) -> str:
+        """``sql`` with its time-travel table function calls (``<t>_at_lsn``, ``<t>_as_of``) resolved.
+
+        Raises:
+            QueryError: a call names an unknown table or has a bad argument.
+        """
+        return tablefuncs.rewrite(engine or self.engine, sql, self.tables, self._define_point)
+
+    def _define_point(self, point: TimePoint, schema: str, tables: list[str]) -> None:
+        """Views of ``tables`` as of ``point`` in ``schema`` (for the time-travel table functions)."""
+        with self._lock:
+            self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.q(schema)}")
+            for snap in resolve(self.log, point):
+                sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
+                if snap.name in tables and self._at_points.get((schema, snap.name)) != sig:
+                    views.define_table(self.engine, self.config.storage, self.log, snap, None, schema)
+                    self._at_points[(schema, snap.name)] = sig
+
     def refresh_if_stale(self, max_age_s: float = 0.2) -> None:
         """Refresh a latest-state session whose views are older than ``max_age_s``."""
         if self.point.is_latest and time.monotonic() - self._refreshed_at > max_age_s:
@@ -101,6 +120,7 @@ class LakeSession:
             QueryError: the query failed.
         """
         eng = engine or self.engine
+        sql = self.expand(sql, eng)
         if self.sandboxed:
             return sandbox.run_sandboxed(eng, sql, self.config.limits.statement_timeout_s, eng.arrow)
         return eng.arrow(sql)

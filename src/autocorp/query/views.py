@@ -7,6 +7,8 @@
   into ``_lake.<table>`` and every query joins against that.
 - ``<pipeline>.<table>``: the same views under the capture slot's name (the design's ``"autocorp_dev"."x"``).
 - ``<table>_at_version(v)``: a table macro reading the Delta table at version ``v``.
+- Time-travel table functions (``<table>_at_lsn(lsn)``, ``<table>_as_of(ts)``) define the same two views in a
+  schema of their own per time point (``query.tablefuncs``).
 - ``lake_versions``: every table's Delta versions with commit time and committed source LSN.
 """
 
@@ -41,34 +43,39 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnapshot, pipeline: str) -> None:
-    """Create or replace ``<t>_ro``, ``<t>`` and the aliases for one table snapshot."""
+def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnapshot, pipeline: str | None,
+                 schema: str = "main") -> None:
+    """Create or replace ``<t>_ro`` and ``<t>`` for one table snapshot in ``schema``.
+
+    In ``main`` the unmerged raw changes go to ``_lake.<t>``, the ``<t>_at_version`` macro is defined and
+    ``pipeline`` names a schema that gets aliases of both views; in any other schema the raw changes go to
+    ``<schema>._raw_<t>``.
+    """
     t = snap.name
     uri = storage.uri(f"curated/{t}")
     where = "" if snap.exists else " WHERE false"
-    engine.execute(f"CREATE OR REPLACE VIEW {q(t + '_ro')} AS "
+    ro = f"{q(schema)}.{q(t + '_ro')}"
+    engine.execute(f"CREATE OR REPLACE VIEW {ro} AS "
                    f"SELECT * FROM delta_scan({lit(uri)}, version={snap.version}){where}")
+    raw = f"{RAW_SCHEMA}.{q(t)}" if schema == "main" else f"{q(schema)}.{q('_raw_' + t)}"
+    body = f"SELECT * FROM {ro}"
+    if snap.raw:
+        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw], ro, raw)
+    engine.execute(f"CREATE OR REPLACE VIEW {q(schema)}.{q(t)} AS {body}")
+    if schema != "main":
+        return
     engine.execute(f"CREATE OR REPLACE MACRO {q(t + '_at_version')}(v) AS TABLE "
                    f"SELECT * FROM delta_scan({lit(uri)}, version=v)")
-    body = f"SELECT * FROM {q(t + '_ro')}"
-    if snap.raw:
-        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw])
-    engine.execute(f"CREATE OR REPLACE VIEW {q(t)} AS {body}")
-    for name in (t, t + "_ro"):
-        engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
+    if pipeline:
+        for name in (t, t + "_ro"):
+            engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
 
 
-def _delta_columns(engine: Engine, table: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in engine.rows(f"DESCRIBE SELECT * FROM {q(table + '_ro')}")]
-
-
-def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str]) -> str:
-    t = snap.name
-    cols = _delta_columns(engine, t)
+def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str, raw: str) -> str:
+    cols = [(r[0], r[1]) for r in engine.rows(f"DESCRIBE SELECT * FROM {ro}")]
     names = [c for c, _ in cols]
     key = log.primary_key(snap.raw[-1]) or [c for c in names if c not in ("_lsn", "_commit_ts")]
-    trunc, unchanged = _load_raw(engine, snap, cols, key, paths)
-    raw, ro = f"{RAW_SCHEMA}.{q(t)}", q(t + "_ro")
+    trunc, unchanged = _load_raw(engine, snap, cols, key, paths, raw)
     match = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM d.{q(k)}" for k in key)
     keep = f"NOT EXISTS (SELECT 1 FROM {raw} r WHERE {match})"
     if trunc is not None:
@@ -83,8 +90,8 @@ def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: lis
 
 
 def _load_raw(engine: Engine, snap: TableSnapshot, cols: list[tuple[str, str]],
-              key: list[str], paths: list[str]) -> tuple[int | None, bool]:
-    """Read the snapshot's raw changes into ``_lake.<t>``: latest per key after the last truncate.
+              key: list[str], paths: list[str], raw: str) -> tuple[int | None, bool]:
+    """Read the snapshot's raw changes into the table ``raw``: latest per key after the last truncate.
 
     Returns the truncate LSN (None without a truncate) and whether any change has unchanged columns.
     """
@@ -98,7 +105,6 @@ def _load_raw(engine: Engine, snap: TableSnapshot, cols: list[tuple[str, str]],
     cond = f"_lsn > {snap.committed_lsn} AND _lsn <= {snap.upto_lsn}"
     if snap.upto_time is not None:
         cond += f" AND _commit_ts <= {lit(snap.upto_time.isoformat())}::TIMESTAMPTZ"
-    raw = f"{RAW_SCHEMA}.{q(snap.name)}"
     engine.execute(f"CREATE OR REPLACE TABLE {raw} AS SELECT {', '.join(picks)} FROM {src} WHERE {cond}")
     trunc, seq = engine.rows(f"SELECT _lsn, _seq FROM {raw} WHERE Op = 'T' ORDER BY _lsn DESC, _seq DESC LIMIT 1")[0] \
         if engine.rows(f"SELECT count(*) FROM {raw} WHERE Op = 'T'")[0][0] else (None, None)
