@@ -176,3 +176,35 @@ def test_time_travel_table_functions_in_a_sandboxed_session(lake: TestLake) -> N
     s = LakeSession(LakeConfig(lake.storage, lake.pipeline, QuerySettings()), sandboxed=True, threads=1)
     got = s.run("SELECT 'é ü' AS label, id FROM items_at_lsn('0/CD') ORDER BY id").to_pylist()
     assert got == [{"label": "é ü", "id": i} for i in (1, 2, 3)]
+
+
+def _view_sql(s: LakeSession, view: str) -> str:
+    found = s.engine.rows(f"SELECT sql FROM duckdb_views() WHERE view_name = '{view}' AND schema_name = 'main'")
+    return str(found[0][0])
+
+
+def test_ro_reads_the_version_files_directly_and_equals_delta_scan(lake: TestLake) -> None:
+    from deltalake import write_deltalake
+
+    wider = pa.table({"id": [7], "name": ["g"], "qty": pa.array([2], pa.int32()), "_lsn": [150],
+                      "_commit_ts": pa.array([lake.time_of(150)], pa.timestamp("us", tz="UTC")), "colour": ["red"]})
+    write_deltalake(lake.uri("items"), wider, mode="append", schema_mode="merge")  # a column added later
+    s = session(lake)
+    assert "read_parquet" in _view_sql(s, "items_ro")
+    direct = s.run("SELECT * FROM items_ro ORDER BY id").to_pylist()
+    scanned = s.run(f"SELECT * FROM delta_scan('{lake.uri('items')}') ORDER BY id").to_pylist()
+    assert direct == scanned and [r["colour"] for r in direct] == [None, None, None, "red"]
+
+
+def test_partitioned_tables_keep_delta_scan(tmp_path) -> None:
+    from deltalake import write_deltalake
+
+    lk = TestLake(str(tmp_path / "lake"))
+    lk.define("items", SCHEMA, ["id"])
+    lk.write_cdc("items", [ins(100, 1, "a")])
+    write_deltalake(lk.uri("items"), pa.table({"id": [1], "name": ["a"], "qty": pa.array([1], pa.int32()),
+                                               "_lsn": [100]}), partition_by=["name"])
+    lk.checkpoint(100)
+    s = session(lk)
+    assert "delta_scan" in _view_sql(s, "items_ro") and "read_parquet" not in _view_sql(s, "items_ro")
+    assert rows(s, "items") == [(1, "a", 1)]

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from autocorp.lake.storage import Storage, lake_storage
 from autocorp.query import sandbox, tablefuncs, views
+from autocorp.query.deltafiles import DeltaFiles
 from autocorp.query.engine import Engine, S3Access, parse_statements
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import TableSnapshot, TimePoint, resolve
@@ -60,6 +61,7 @@ class LakeSession:
         if config.storage.is_s3:
             self.engine.connect_s3(s3_access(config.storage))
         self.log = LakeLog(config.storage, config.pipeline)
+        self.files = DeltaFiles(config.storage)
         self._defined: dict[str, tuple[object, ...]] = {}
         self._at_points: dict[tuple[str, str], tuple[object, ...]] = {}  # (schema, table) of table functions
         self._lock = threading.Lock()
@@ -78,7 +80,9 @@ class LakeSession:
             for snap in snaps:
                 sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
                 if self._defined.get(snap.name) != sig:
-                    views.define_table(self.engine, self.config.storage, self.log, snap, self.config.pipeline)
+                    files = self.files.files(snap.name, snap.version) if snap.exists else None
+                    views.define_table(self.engine, self.config.storage, self.log, snap, self.config.pipeline,
+                                       files=files)
                     self._defined[snap.name] = sig
             views.define_versions(self.engine, self.log, [s.name for s in snaps])
             self._refreshed_at = time.monotonic()
@@ -99,7 +103,8 @@ class LakeSession:
             for snap in resolve(self.log, point):
                 sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
                 if snap.name in tables and self._at_points.get((schema, snap.name)) != sig:
-                    views.define_table(self.engine, self.config.storage, self.log, snap, None, schema)
+                    files = self.files.files(snap.name, snap.version) if snap.exists else None
+                    views.define_table(self.engine, self.config.storage, self.log, snap, None, schema, files)
                     self._at_points[(schema, snap.name)] = sig
 
     def refresh_if_stale(self, max_age_s: float = 0.2) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autocorp.errors import QueryError
 from autocorp.lake.storage import Storage
 from autocorp.query.engine import Engine
 from autocorp.query.snapshot import LakeLog
@@ -44,8 +45,11 @@ def lit(text: str) -> str:
 
 
 def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnapshot, pipeline: str | None,
-                 schema: str = "main") -> None:
+                 schema: str = "main", files: list[str] | None = None) -> None:
     """Create or replace ``<t>_ro`` and ``<t>`` for one table snapshot in ``schema``.
+
+    ``files`` are the Delta version's data files when plain Parquet reads equal it (``query.deltafiles``):
+    ``<t>_ro`` then reads them with ``read_parquet`` (statistics for the planner), else with ``delta_scan``.
 
     In ``main`` the unmerged raw changes go to ``_lake.<t>``, the ``<t>_at_version`` macro is defined and
     ``pipeline`` names a schema that gets aliases of both views; in any other schema the raw changes go to
@@ -55,8 +59,7 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
     uri = storage.uri(f"curated/{t}")
     where = "" if snap.exists else " WHERE false"
     ro = f"{q(schema)}.{q(t + '_ro')}"
-    engine.execute(f"CREATE OR REPLACE VIEW {ro} AS "
-                   f"SELECT * FROM delta_scan({lit(uri)}, version={snap.version}){where}")
+    engine.execute(f"CREATE OR REPLACE VIEW {ro} AS {_delta_read(engine, uri, snap.version, files)}{where}")
     raw = f"{RAW_SCHEMA}.{q(t)}" if schema == "main" else f"{q(schema)}.{q('_raw_' + t)}"
     body = f"SELECT * FROM {ro}"
     if snap.raw:
@@ -69,6 +72,22 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
     if pipeline:
         for name in (t, t + "_ro"):
             engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
+
+
+def _delta_read(engine: Engine, uri: str, version: int, files: list[str] | None) -> str:
+    """``SELECT`` of one Delta version: ``read_parquet`` over its files when they read back with exactly the
+    columns and types ``delta_scan`` gives (older files lacking a newer column read it as NULL)."""
+    scan = f"SELECT * FROM delta_scan({lit(uri)}, version={version})"
+    if not files:
+        return scan
+    want = engine.rows(f"DESCRIBE {scan}")
+    cols = ", ".join(q(r[0]) for r in want)
+    direct = f"SELECT {cols} FROM read_parquet([{', '.join(lit(f) for f in files)}], union_by_name=true)"
+    try:
+        got = engine.rows(f"DESCRIBE {direct}")
+    except QueryError:
+        return scan
+    return direct if [r[:2] for r in got] == [r[:2] for r in want] else scan
 
 
 def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str, raw: str) -> str:
