@@ -49,6 +49,10 @@ def _render(report: CurateReport) -> None:
         table("maintenance", ["table", "files removed", "files added", "vacuumed", "checkpoint"],
               [(m.table, m.files_removed, m.files_added, m.vacuumed, _dash(m.checkpoint_version))
                for m in report.maintenance])
+    reloaded = [t.table for t in report.tables if t.status == "reloaded"]
+    if reloaded:
+        out.print(f"rebuilt from the new full load (capture --resync): {', '.join(reloaded)}; "
+                  "versions before the resync stay readable (time travel)")
     for problem in [t.error for t in report.tables] + [m.error for m in report.models + report.maintenance]:
         if problem:
             err.print(f"[red]error:[/red] {problem}")

@@ -26,15 +26,23 @@ CHANGE_COLUMNS = ("_lsn", "_commit_ts")
 
 @dataclass(frozen=True)
 class CommitSpec:
-    """What a curate commit records: ``txn`` (app id, LSN) and commit metadata."""
+    """What a curate commit records: ``txn`` (app id, LSN) and commit metadata.
+
+    Attributes:
+        load: a second ``txn`` (app id, snapshot LSN) naming the full load the table is built from;
+            set by the commits that (re)build a table from LOAD files.
+    """
 
     app_id: str
     lsn: int
     metadata: Mapping[str, Any]
+    load: tuple[str, int] | None = None
 
     def properties(self) -> CommitProperties:
-        return CommitProperties(custom_metadata=dict(self.metadata), max_commit_retries=0,
-                                app_transactions=[Transaction(self.app_id, self.lsn)])
+        txns = [Transaction(self.app_id, self.lsn)]
+        if self.load is not None:
+            txns.append(Transaction(*self.load))
+        return CommitProperties(custom_metadata=dict(self.metadata), max_commit_retries=0, app_transactions=txns)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,9 @@ class CuratedTable:
     def columns(self) -> list[str]:
         return [f.name for f in self.table.schema().fields]
 
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(self.table.schema().to_arrow())
+
     def create(self, data: pa.RecordBatchReader, commit: CommitSpec, configuration: Mapping[str, str],
                partition_by: Sequence[str] | None = None) -> int:
         """Create the table from ``data`` as version 0 with ``commit`` recorded.
@@ -102,6 +113,26 @@ class CuratedTable:
         self.load()
         return self.version()
 
+    def rebuild(self, data: pa.RecordBatchReader, commit: CommitSpec) -> int:
+        """Replace the table's rows and schema with ``data`` in one commit; earlier versions stay readable.
+
+        The overwrite is based on the version read by :meth:`load` and never retried, so a commit
+        that landed meanwhile makes it fail instead of being silently replaced.
+
+        Raises:
+            CurateConflict: another commit landed since :meth:`load`; reload and retry.
+            CurateError: delta-rs refused the write.
+        """
+        try:
+            write_deltalake(self.table, data, mode="overwrite", schema_mode="overwrite",
+                            commit_properties=commit.properties())
+        except CommitFailedError as exc:
+            raise CurateConflict(f"another writer committed to {self.uri} meanwhile ({exc}); rerun curate") from exc
+        except DeltaError as exc:
+            raise CurateError(f"cannot rebuild Delta table {self.uri}: {exc}; check the lake storage") from exc
+        self.load()
+        return self.version()
+
     def merge(self, changes: Changes, key: Sequence[str], commit: CommitSpec) -> MergeOutcome:
         """Apply ``changes`` (latest change per key) in one MERGE commit.
 
@@ -109,7 +140,7 @@ class CuratedTable:
             CurateConflict: another commit landed since :meth:`load`; reload and retry.
             CurateError: delta-rs refused the merge.
         """
-        target_schema = pa.schema(self.table.schema().to_arrow())
+        target_schema = self.arrow_schema()
         target_cols = target_schema.names
         source = _with_dropped_columns(changes.rows, target_schema)
         src_cols = [c for c in source.column_names if c != "Op" and not c.startswith(KEEP_PREFIX)]

@@ -11,8 +11,10 @@ class TableReport:
 
     Attributes:
         table: curated table name (source table without schema).
-        status: ``merged`` (changes applied), ``loaded`` (created from the full load), ``current``
-            (nothing pending), ``waiting`` (full load not complete) or ``failed``.
+        status: ``merged`` (changes applied), ``loaded`` (created from the full load), ``reloaded``
+            (rebuilt in one overwrite commit from the new full load of ``capture --resync``, then
+            merged; earlier versions stay readable), ``current`` (nothing pending), ``waiting`` (full
+            load not complete; an existing table is left untouched) or ``failed``.
         version: Delta version after the run (None: no table yet).
         lsn: committed source LSN after the run (None: no table yet).
         commits: Delta commits made by this run.

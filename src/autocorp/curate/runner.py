@@ -89,6 +89,10 @@ class Curate:
     def app_id(self, table: str) -> str:
         return layout.curated_app_id(self.pipeline, table)
 
+    def load_app_id(self, table: str) -> str:
+        """The ``txn`` app id under which a table records the snapshot LSN of the full load it was built from."""
+        return layout.curated_load_app_id(self.pipeline, table)
+
     def curate_table(self, qualified: str, ckpt: Checkpoint) -> TableReport:
         """Bring one table (``schema.table``) up to the checkpoint; errors end up in the report."""
         schema, _, table = qualified.rpartition(".")
@@ -114,25 +118,47 @@ class Curate:
 
     def _curate(self, schema: str, table: str, ckpt: Checkpoint, rep: TableReport) -> None:
         target = self._target(table)
-        if target.load():
-            lsn = target.committed_lsn(self.app_id(table))
-            if lsn is None:
-                raise CurateError(
-                    f"{target.uri} exists but holds no commit of pipeline '{self.pipeline}': "
-                    "delete it to rebuild, or set capture.slot to the pipeline that wrote it")
-        elif not ckpt.load_complete:
-            rep.status = "waiting"
+        lsn = self._start(schema, table, ckpt, target, rep)
+        if lsn is None:
             return
-        else:
-            lsn = self._create(schema, table, ckpt, target, rep)
-            if lsn is None:
-                return
         files = committed_cdc_files(self.storage, schema, table, above=lsn, upto=ckpt.lsn)
         for batch in iter_batches(self.storage, files, self.settings.curate.batch_max_rows):
             lsn = self._merge_batch(table, target, batch, lsn, rep)
         rep.version, rep.lsn = target.version(), lsn
-        if rep.status not in ("merged", "loaded"):
+        if rep.status not in ("merged", "loaded", "reloaded"):
             rep.status = "current"
+
+    def _start(self, schema: str, table: str, ckpt: Checkpoint, target: CuratedTable,
+               rep: TableReport) -> int | None:
+        """The LSN the table holds once it is built from the checkpoint's full load (None: wait for it).
+
+        A table built from an older full load (``capture --resync`` took a new snapshot since) is
+        rebuilt from the new LOAD files: changes made at the source while no slot recorded them
+        exist in no CDC file, so merging alone could never catch them.
+        """
+        if not target.load():
+            if not ckpt.load_complete:
+                rep.status = "waiting"
+                return None
+            return self._create(schema, table, ckpt, target, rep)
+        lsn = target.committed_lsn(self.app_id(table))
+        if lsn is None:
+            raise CurateError(
+                f"{target.uri} exists but holds no commit of pipeline '{self.pipeline}': "
+                "delete it to rebuild, or set capture.slot to the pipeline that wrote it")
+        if not self._older_load(target, table, lsn, ckpt):
+            return lsn
+        if not ckpt.load_complete:  # never merge into a table whose reload is still being written
+            rep.status, rep.version, rep.lsn = "waiting", target.version(), lsn
+            return None
+        return self._rebuild(schema, table, ckpt, target, rep)
+
+    def _older_load(self, target: CuratedTable, table: str, lsn: int, ckpt: Checkpoint) -> bool:
+        """True when the table was built from a full load other than the checkpoint's."""
+        generation = target.committed_lsn(self.load_app_id(table))
+        if generation is None:  # written before load generations were recorded: only a resync puts it behind
+            return lsn < ckpt.snapshot_lsn
+        return generation != ckpt.snapshot_lsn
 
     def _create(self, schema: str, table: str, ckpt: Checkpoint, target: CuratedTable,
                 rep: TableReport) -> int | None:
@@ -147,17 +173,35 @@ class Curate:
                 return None
             first = read_files(self.storage, [cdc[0].path]).rows
             data, counter = _reader(_curated_schema(first.schema), []), [0]
-        cols = [c for c in data.schema.names if c not in CHANGE_COLUMNS]
-        commit = CommitSpec(self.app_id(table), ckpt.snapshot_lsn, {
-            "autocorp.operation": "load", "autocorp.lsn_from": ckpt.snapshot_lsn, "autocorp.lsn_to": ckpt.snapshot_lsn,
-            "autocorp.raw_files": paths, "autocorp.columns": cols})
+        commit = self._load_commit(table, ckpt, paths, data.schema, "load")
         self._hook("before_write", table)
         rep.version = target.create(data, commit, self._table_config())
         self._hook("after_commit", table)
-        rep.status, rep.commits, rep.files = "loaded", rep.commits + 1, rep.files + len(paths)
-        rep.changes += counter[0]
-        rep.inserted += counter[0]
+        _count_load(rep, "loaded", paths, counter[0])
         return ckpt.snapshot_lsn
+
+    def _rebuild(self, schema: str, table: str, ckpt: Checkpoint, target: CuratedTable, rep: TableReport) -> int:
+        """One overwrite commit from the LOAD files (none: empty, shaped like the table); history stays."""
+        paths = load_files(self.storage, schema, table)
+        if paths:
+            data, counter = self._load_reader(paths)
+        else:
+            data, counter = _reader(target.arrow_schema(), [])
+        commit = self._load_commit(table, ckpt, paths, data.schema, "reload")
+        self._hook("before_write", table)
+        rep.version = target.rebuild(data, commit)
+        self._hook("after_commit", table)
+        _count_load(rep, "reloaded", paths, counter[0])
+        return ckpt.snapshot_lsn
+
+    def _load_commit(self, table: str, ckpt: Checkpoint, paths: list[str], schema: pa.Schema,
+                     operation: str) -> CommitSpec:
+        """A commit holding the full load at ``ckpt.snapshot_lsn``: the table's LSN and its load generation."""
+        snap = ckpt.snapshot_lsn
+        cols = [c for c in schema.names if c not in CHANGE_COLUMNS]
+        return CommitSpec(self.app_id(table), snap, {
+            "autocorp.operation": operation, "autocorp.lsn_from": snap, "autocorp.lsn_to": snap,
+            "autocorp.raw_files": paths, "autocorp.columns": cols}, load=(self.load_app_id(table), snap))
 
     def _load_reader(self, paths: list[str]) -> tuple[pa.RecordBatchReader, list[int]]:
         dataset = pds.dataset([self.storage.path(p) for p in paths], filesystem=self.storage.fs, format="parquet")
@@ -173,7 +217,9 @@ class Curate:
         self._hook("before_write", table)
         outcome = target.merge(changes, batch.primary_key, commit)
         self._hook("after_commit", table)
-        rep.status, rep.commits, rep.files = "merged", rep.commits + 1, rep.files + len(batch.files)
+        if rep.status != "reloaded":  # a reload followed by merges still reports the reload
+            rep.status = "merged"
+        rep.commits, rep.files = rep.commits + 1, rep.files + len(batch.files)
         rep.changes += changes.changes_in
         rep.inserted += outcome.inserted
         rep.updated += outcome.updated
@@ -204,6 +250,13 @@ class Curate:
             "delta.deletedFileRetentionDuration": f"interval {cfg.retention_days} days",
             "delta.logRetentionDuration": f"interval {cfg.retention_days} days",
         }
+
+
+def _count_load(rep: TableReport, status: str, paths: list[str], rows: int) -> None:
+    """Account one load commit of ``rows`` rows read from ``paths`` in the report."""
+    rep.status, rep.commits, rep.files = status, rep.commits + 1, rep.files + len(paths)
+    rep.changes += rows
+    rep.inserted += rows
 
 
 def _previous_columns(target: CuratedTable) -> list[str]:

@@ -69,3 +69,8 @@ def log_dir(stage: str) -> str:
 def curated_app_id(pipeline: str, table: str) -> str:
     """Delta application-transaction id under which curate records a table's committed source LSN."""
     return f"{pipeline}:{table}"
+
+
+def curated_load_app_id(pipeline: str, table: str) -> str:
+    """Delta application-transaction id recording the snapshot LSN of the full load a table was built from."""
+    return f"{pipeline}:{table}:load"
