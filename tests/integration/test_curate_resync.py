@@ -14,8 +14,10 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from shop import insert_catalog
 from test_capture_support import execute, query
 from test_curate_e2e import TABLES, assert_lake_equals_source
+from typer.testing import CliRunner
 
 from autocorp.capture.runner import Capture
+from autocorp.cli.main import app
 from autocorp.curate.runner import Curate
 from autocorp.lake import layout
 from autocorp.lake.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
@@ -180,7 +182,8 @@ def test_crash_at_the_rebuild_commit_then_rerun(shop: tuple[str, Settings], poin
     assert versions(curate) == {t: v + 1 for t, v in before.items()}
 
 
-def test_curate_waits_while_the_new_full_load_is_incomplete(shop: tuple[str, Settings]) -> None:
+def test_curate_waits_while_the_new_full_load_is_incomplete(shop: tuple[str, Settings],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     dsn, settings = shop
     curate = captured_and_curated(dsn, settings)
     before = versions(curate)
@@ -197,7 +200,13 @@ def test_curate_waits_while_the_new_full_load_is_incomplete(shop: tuple[str, Set
     assert versions(curate) == before, "no table is touched while its reload is in progress"
     assert gone <= order_ids(DeltaTable(uri(curate, "sales_order")))
     write_checkpoint(curate.storage, done)
-    assert {t.status for t in curate.run_once().tables} == {"reloaded"}
+    for key, value in {"LAKE__ROOT": settings.lake.root, "CAPTURE__SLOT": settings.slot_name,
+                       "CURATE__MODELS": "false"}.items():
+        monkeypatch.setenv(f"AUTOCORP_{key}", value)
+    res = CliRunner().invoke(app, ["curate"])  # what the data engineer runs after `capture --resync`
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.stdout.split()).partition("rebuilt from the new full load (capture --resync): ")[2]
+    assert set(said.partition(";")[0].split(", ")) == set(TABLES), res.stdout
     assert_lake_equals_source(dsn, curate)
 
 
