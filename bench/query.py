@@ -10,6 +10,7 @@ query over ``sales_order`` returns it.
 
     .venv/bin/python bench/query.py --lines 10000000      # the issue's size
     .venv/bin/python bench/query.py --lines 300000 --freshness-s 20
+    .venv/bin/python bench/query.py --ceiling   # plus the queries on DuckDB in-memory tables (an upper bound)
 """
 
 from __future__ import annotations
@@ -208,6 +209,33 @@ def compare(session: LakeSession, dsn: str, repeat: int) -> list[tuple[str, floa
     return out
 
 
+def ceiling(lake: TestLake, merged: list[tuple[str, float, float]], repeat: int) -> None:
+    """The same queries on DuckDB's own in-memory tables holding the same rows: the fastest any lake file
+    layout could make DuckDB on this machine (no Parquet decoding, full statistics), against the PostgreSQL
+    medians of the merged run."""
+    config = LakeConfig(lake.storage, lake.pipeline, QuerySettings(memory_limit="4GB"))
+    with closing(LakeSession(config)) as session:
+        native = session.cursor()
+        native.execute("CREATE SCHEMA native")
+        for table in session.tables:
+            native.execute(f'CREATE TABLE native."{table}" AS SELECT * FROM "{table}"')
+        native.execute("SET search_path = 'native'")
+        ratios = []
+        for path, (name, lake_s, pg_s) in zip(QUERIES, merged, strict=True):
+            sql = path.read_text()
+            native.arrow(sql)
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                native.arrow(sql)
+                times.append(time.perf_counter() - start)
+            best = float(np.median(times))
+            ratios.append(pg_s / best)
+            print(f"{name:42s} in-memory {best * 1000:8.1f} ms   lake {lake_s * 1000:8.1f} ms   "
+                  f"postgres {pg_s * 1000:8.1f} ms   x{pg_s / best:6.1f}", flush=True)
+    print(f"in-memory DuckDB tables: ratio postgres/in-memory median {float(np.median(ratios)):.1f}x", flush=True)
+
+
 def freshness(lake: TestLake, seconds: float, rate: int, start_lsn: int) -> list[float]:
     """Writer: one CDC file per second holding ``rate`` updates; reader: latency until a query returns them."""
     config = LakeConfig(lake.storage, lake.pipeline, QuerySettings())
@@ -254,6 +282,8 @@ def main() -> None:
                     "real-time run (20 = 20 s of changes at 1k/s that curate has not merged yet)")
     ap.add_argument("--freshness-s", type=float, default=30.0)
     ap.add_argument("--rate", type=int, default=1000, help="changes per second for the freshness run")
+    ap.add_argument("--ceiling", action="store_true", help="also time the queries on DuckDB in-memory copies of "
+                    "the tables: the best any lake file layout could do with DuckDB on this machine")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="autocorp-bench-query-"))
     cfg = EmbeddedSettings(port=embedded.free_port(), extra=PG_SETTINGS)
@@ -272,7 +302,10 @@ def main() -> None:
         config = LakeConfig(lake.storage, lake.pipeline, QuerySettings(memory_limit="4GB"))
         print("\n-- every change merged (the real-time views are the Delta tables)")
         with closing(LakeSession(config)) as session:
-            compare(session, dsn, args.repeat)
+            merged = compare(session, dsn, args.repeat)
+        if args.ceiling:
+            print("\n-- ceiling: the same rows in DuckDB in-memory tables (no files), same PostgreSQL times")
+            ceiling(lake, merged, args.repeat)
         start_lsn = 1000
         if args.unmerged:
             n = add_unmerged(lake, dsn, tables["sales_order"], args.unmerged, 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from test_curate_e2e import assert_lake_equals_source
 from autocorp.curate.runner import Curate
 from autocorp.lake.checkpoint import read_checkpoint
 from autocorp.pipeline import Pipeline, RunTick, run_pipeline
+from autocorp.query.session import open_lake
 from autocorp.settings import Settings
 from autocorp.source.connect import connection, dsn_param
 from autocorp.source.simulate import simulate
@@ -43,13 +44,21 @@ def test_run_merges_while_orders_flow_and_ends_equal_to_source(shop: tuple[str, 
     runner = threading.Thread(target=lambda: result.append(run_pipeline(settings, dsn, stop, ticks.append)))
     runner.start()
     _wait_for_full_load(settings)
+    reads: list[tuple[int, int]] = []  # (Delta version read, orders seen) by a reader querying all along
+    failures: list[BaseException] = []
+    reader = threading.Thread(target=_capture_failure(_query_until, failures), args=(settings, stop, reads))
+    reader.start()
     report = simulate(dsn, rate=300, duration=4, update_share=0.3, delete_share=0.1, seed=6)
     deadline = time.monotonic() + 30
     while (not ticks or ticks[-1].captured < report.row_changes) and time.monotonic() < deadline:
         time.sleep(0.1)  # capture streams continuously: it catches up within a second or two
     stop.set()
     runner.join(timeout=60)
+    reader.join(timeout=30)
     assert not runner.is_alive() and result, "run did not stop on the stop event"
+    assert not failures, f"a query failed while the pipeline ran: {failures[0]!r}"
+    assert len(reads) >= 10 and len({version for version, _ in reads}) >= 3, \
+        "queries ran all through the run and saw merges land: readers take no lock that stalls curate"
     final = result[0]
     assert report.row_changes > 500
     assert final.merges >= 3, "merges must happen while capture is running, not only at the end"
@@ -68,6 +77,33 @@ def test_run_merges_while_orders_flow_and_ends_equal_to_source(shop: tuple[str, 
             assert lag.state.rows == cur.fetchone()[0], f"status rows of {lag.state.table}"
             assert lag.state.pending_files == 0 and lag.state.version is not None
             assert lag.state.lsn is not None and lag.state.lsn <= status.tables[0].state.lsn + 10**12
+
+
+def _query_until(settings: Settings, stop: threading.Event, reads: list[tuple[int, int]]) -> None:
+    """Query the lake while the pipeline runs, holding a half-read scan open across merges."""
+    with open_lake(settings) as lake:
+        while {"sales_order", "sales_order_parts"} - set(lake.tables) and not stop.is_set():
+            time.sleep(0.05)  # curate creates the tables from the full load first
+            lake.refresh()
+        scanner = lake.cursor()
+        while not stop.is_set():
+            lake.refresh_if_stale(0.0)
+            held = scanner.batches("SELECT * FROM sales_order_parts_ro", batch_rows=64)
+            next(held, None)  # an open scan of the current version while curate commits the next ones
+            row = lake.run("SELECT (SELECT max(version) FROM lake_versions WHERE table_name = 'sales_order') "
+                           "AS v, count(*) AS n FROM sales_order").to_pylist()[0]
+            reads.append((row["v"], row["n"]))
+            held.close()
+            time.sleep(0.1)
+
+
+def _capture_failure(fn: Callable[..., None], failures: list[BaseException]) -> Callable[..., None]:
+    def run(*args: object) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+    return run
 
 
 def _wait_for_full_load(settings: Settings, timeout: float = 30) -> None:

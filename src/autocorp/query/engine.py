@@ -158,7 +158,7 @@ class Engine:
     def batches(self, sql: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
         """Stream a query's result as record batches."""
         try:
-            reader = self._con.execute(sql).fetch_record_batch(batch_rows)
+            reader = self._con.execute(sql).to_arrow_reader(batch_rows)
             yield from reader
         except duckdb.Error as exc:
             raise QueryError(_first_line(exc)) from None
