@@ -158,6 +158,7 @@ def test_time_travel_table_functions_match_the_lsn_and_as_of_sessions(lake: Test
                  "JOIN items_at_lsn(100) a USING (id) ORDER BY 1").to_pylist()
     assert [(r["old"], r["new"], r["name"]) for r in both] == [(1, 1, "a"), (2, 2, "b")]
     assert rows(s, "items") == [(1, "a", 1), (2, "b2", 1), (4, "d", 1)]  # the latest views are untouched
+    assert rows(s, "ITEMS_At_Lsn(100)") == rows(s, "items_at_lsn(100)")
 
 
 @pytest.mark.parametrize(("sql", "message"), [

@@ -64,7 +64,7 @@ def rewrite(engine: Engine, sql: str, tables: list[str],
     if tree.get("error"):
         return sql
     data = sql.encode()
-    calls = sorted(_calls(tree, data, set(tables)), key=lambda c: c.start)
+    calls = sorted(_calls(tree, data, {t.lower(): t for t in tables}), key=lambda c: c.start)
     if not calls:
         return sql
     wanted: dict[TimePoint, set[str]] = {}
@@ -81,17 +81,18 @@ def rewrite(engine: Engine, sql: str, tables: list[str],
     return b"".join(out).decode()
 
 
-def _calls(tree: dict[str, Any], data: bytes, tables: set[str]) -> Iterator[Call]:
+def _calls(tree: dict[str, Any], data: bytes, tables: dict[str, str]) -> Iterator[Call]:
+    """The time-travel calls in ``tree``; ``tables`` maps lower-case names to the lake's table names."""
     for node in _table_functions(tree):
         func = node["function"]
         name = str(func.get("function_name", ""))
         suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), None)
         if suffix is None or func.get("schema"):
             continue
-        table = name[: -len(suffix)]
-        if table not in tables:
-            raise QueryError(f"{name}(): there is no curated table '{table}' "
-                             f"(tables: {', '.join(sorted(tables)) or 'none'})")
+        table = tables.get(name[: -len(suffix)].lower(), "")  # SQL names are case-insensitive
+        if not table:
+            raise QueryError(f"{name}(): there is no curated table '{name[: -len(suffix)]}' "
+                             f"(tables: {', '.join(sorted(tables.values())) or 'none'})")
         args = func.get("children") or []
         if len(args) != 1:
             raise QueryError(f"{name}() takes one argument: {_usage(suffix)}")
