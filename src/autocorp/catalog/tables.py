@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake import DeltaTable  # noqa: TID251
+from deltalake.exceptions import DeltaError, TableNotFoundError  # noqa: TID251
 
 from autocorp.errors import CatalogError, LakeError
 from autocorp.lake import layout

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as pds
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake  # noqa: TID251
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError  # noqa: TID251
 
 from autocorp.curate.dedupe import KEEP_PREFIX, Changes
 from autocorp.errors import CurateConflict, CurateError

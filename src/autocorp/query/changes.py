@@ -1,7 +1,4 @@
-"""Incremental reads: the Delta change data feed of a curated table (the design's ``_hoodie_commit_time > …``).
-
-The query layer's one use of ``deltalake``: DuckDB's delta extension cannot read the change data feed.
-"""
+"""Incremental reads: the Delta change data feed of a curated table (the design's ``_hoodie_commit_time > …``)."""
 
 from __future__ import annotations
 
@@ -11,12 +8,10 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from autocorp.errors import QueryError
-from autocorp.lake import layout
 from autocorp.lake.storage import Storage
+from autocorp.query.deltatable import read_change_feed, table_schema
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import parse_lsn, parse_time
 
@@ -67,16 +62,7 @@ def read_changes(storage: Storage, pipeline: str, table: str, since: Since) -> p
     start = _start_version(since, [(c.version, c.lsn) for c in commits])
     if start > commits[-1].version:
         return _empty(storage, table)
-    try:
-        dt = DeltaTable(storage.uri(layout.curated_table(table)), storage_options=storage.storage_options())
-        if since.time is not None:
-            reader = dt.load_cdf(starting_timestamp=since.time.isoformat(), allow_out_of_range=True)
-        else:
-            reader = dt.load_cdf(starting_version=start, allow_out_of_range=True)
-        data = pa.table(reader)
-    except (DeltaError, TableNotFoundError, OSError) as exc:
-        raise QueryError(f"cannot read the change data feed of {table}: {exc}; "
-                         "the table needs delta.enableChangeDataFeed (set by `autocorp curate`)") from None
+    data = read_change_feed(storage, table, start, since.time)
     return _filter(_plain_types(data), since)
 
 
@@ -113,8 +99,7 @@ def _plain_types(data: pa.Table) -> pa.Table:
 
 
 def _empty(storage: Storage, table: str) -> pa.Table:
-    dt = DeltaTable(storage.uri(layout.curated_table(table)), storage_options=storage.storage_options())
-    schema = pa.schema(dt.schema().to_arrow())
+    schema = table_schema(storage, table)
     extra = [pa.field("_change_type", pa.string()), pa.field("_commit_version", pa.int64()),
              pa.field("_commit_timestamp", pa.timestamp("us", tz="UTC"))]
     return _plain_types(pa.schema(list(schema) + extra).empty_table())

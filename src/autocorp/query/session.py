@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from autocorp.lake.storage import Storage, lake_storage
 from autocorp.query import sandbox, tablefuncs, views
-from autocorp.query.deltafiles import DeltaFiles
+from autocorp.query.deltatable import DeltaFiles
 from autocorp.query.engine import Engine, S3Access, parse_statements
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import TableSnapshot, TimePoint, resolve

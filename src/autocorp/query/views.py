@@ -48,7 +48,7 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
                  schema: str = "main", files: list[str] | None = None) -> None:
     """Create or replace ``<t>_ro`` and ``<t>`` for one table snapshot in ``schema``.
 
-    ``files`` are the Delta version's data files when plain Parquet reads equal it (``query.deltafiles``):
+    ``files`` are the Delta version's data files when plain Parquet reads equal it (``query.deltatable``):
     ``<t>_ro`` then reads them with ``read_parquet`` (statistics for the planner), else with ``delta_scan``.
 
     In ``main`` the unmerged raw changes go to ``_lake.<t>``, the ``<t>_at_version`` macro is defined and
