@@ -14,6 +14,20 @@ from autocorp.query.engine import Engine
 SHIM_SCHEMA = "pgshim"
 _HIDDEN = "('_lake', 'pgshim')"
 
+# DuckDB logical type -> the name PostgreSQL's format_type gives (what drivers map to their types);
+# unsigned and huge integers become the smallest PostgreSQL type that holds every value
+PG_TYPE_NAMES: dict[str, str] = {
+    "BOOLEAN": "boolean", "TINYINT": "smallint", "SMALLINT": "smallint", "INTEGER": "integer", "BIGINT": "bigint",
+    "UTINYINT": "smallint", "USMALLINT": "integer", "UINTEGER": "bigint", "UBIGINT": "numeric(20,0)",
+    "HUGEINT": "numeric(38,0)", "UHUGEINT": "numeric(39,0)", "FLOAT": "real", "DOUBLE": "double precision",
+    "DECIMAL": "numeric", "VARCHAR": "character varying", "BLOB": "bytea", "DATE": "date",
+    "TIME": "time without time zone", "TIME_NS": "time without time zone", "TIME WITH TIME ZONE": "time with time zone",
+    "TIMESTAMP": "timestamp without time zone", "TIMESTAMP_S": "timestamp without time zone",
+    "TIMESTAMP_MS": "timestamp without time zone", "TIMESTAMP_NS": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "INTERVAL": "interval", "UUID": "uuid",
+    "BIT": "bit varying", "STRUCT": "json", "MAP": "json", "UNION": "json", "VARIANT": "json",
+}
+
 # name -> SQL creating it inside the shim schema ({s} = schema)
 _SHIMS: dict[str, str] = {
     "pg_table_is_visible": (
@@ -37,6 +51,8 @@ _SHIMS: dict[str, str] = {
         "'lake' AS tableowner, NULL AS tablespace, false AS hasindexes, false AS hasrules, "
         "false AS hastriggers, false AS rowsecurity FROM {s}.pg_class c JOIN {s}.pg_namespace n "
         "ON n.oid = c.relnamespace WHERE c.relkind = 'r'"),
+    "pg_index": ("CREATE OR REPLACE VIEW {s}.pg_index AS SELECT *, false AS indnullsnotdistinct "
+                 "FROM pg_catalog.pg_index"),
     "pg_roles": ("CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 0::BIGINT AS oid, 'lake' AS rolname, "
                  "true AS rolsuper, true AS rolcanlogin"),
     "pg_user": "CREATE OR REPLACE VIEW {s}.pg_user AS SELECT 'lake' AS usename, 0::BIGINT AS usesysid",
@@ -45,6 +61,12 @@ _SHIMS: dict[str, str] = {
     "version": "CREATE OR REPLACE MACRO {s}.version() AS 'PostgreSQL 15.0 (autocorp lake on DuckDB)'",
     "pg_get_partkeydef": "CREATE OR REPLACE MACRO {s}.pg_get_partkeydef(x) AS NULL",
     "pg_get_statisticsobjdef_columns": "CREATE OR REPLACE MACRO {s}.pg_get_statisticsobjdef_columns(x) AS NULL",
+    "format_type": (
+        "CREATE OR REPLACE MACRO {s}.format_type(typid, typemod) AS (SELECT CASE t.logical_type "
+        + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PG_TYPE_NAMES.items())
+        + " ELSE lower(t.logical_type) END FROM duckdb_types() t WHERE t.type_oid = typid LIMIT 1) "
+        "|| CASE WHEN typemod > 0 THEN concat('(', typemod // 1000, ',', typemod % 1000, ')') ELSE '' END"),
+    "pg_get_serial_sequence": "CREATE OR REPLACE MACRO {s}.pg_get_serial_sequence(t, c) AS NULL::VARCHAR",
 }
 
 # catalogs the lake has nothing in: empty relations with the columns psql asks for
@@ -65,11 +87,19 @@ _EMPTY: dict[str, str] = {
     "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts INTEGER",
     "pg_event_trigger": "oid BIGINT, evtname VARCHAR, evtevent VARCHAR, evtenabled VARCHAR",
     "pg_extension": "oid BIGINT, extname VARCHAR, extversion VARCHAR, extnamespace BIGINT",
+    "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcdefault BOOLEAN, "
+                  "opcintype BIGINT",
+    "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collprovider VARCHAR",
 }
 _OPERATOR = re.compile(r'OPERATOR\s*\(\s*"?pg_catalog"?\s*\.\s*([^)\s]+)\s*\)', re.IGNORECASE)
 _COLLATE = re.compile(r'\s+COLLATE\s+"?pg_catalog"?\s*\.\s*"?default"?', re.IGNORECASE)
 _CAST_SCHEMA = re.compile(r'(::\s*|\bAS\s+)"?pg_catalog"?\s*\.\s*', re.IGNORECASE)
 _REG_CAST = re.compile(r'(::\s*|\bAS\s+)(regtype|regclass|regproc|regnamespace|regrole)\b', re.IGNORECASE)
+# PostgreSQL-only settings drivers read with current_setting(): answered as PostgreSQL's defaults
+PG_SETTINGS: dict[str, str] = {"default_table_access_method": "heap", "server_version_num": "150000",
+                               "standard_conforming_strings": "on", "integer_datetimes": "on"}
+_SETTING = re.compile(r"\bcurrent_setting\s*\(\s*'([a-z_]+)'\s*\)", re.IGNORECASE)
+_JSON_BUILD = re.compile(r"\bjson_build_object\s*\(", re.IGNORECASE)
 _QUALIFIED = re.compile(r'\b(?:"?pg_catalog"?)\s*\.\s*"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
 
 
@@ -98,6 +128,9 @@ def rewrite(sql: str) -> str:
         return m.group(0) if name in _builtin else name  # a DuckDB built-in such as array_to_string
 
     sql = _COLLATE.sub("", _OPERATOR.sub(r"\1", sql))
+    sql = _JSON_BUILD.sub("json_object(", sql)
+    sql = _SETTING.sub(lambda m: f"'{PG_SETTINGS[m.group(1).lower()]}'" if m.group(1).lower() in PG_SETTINGS
+                       else m.group(0), sql)
     # psql's publication query indexes an array by a generate_series alias (a struct in DuckDB)
     sql = re.sub(r"\bprattrs\s*\[\s*s\s*\]", "prattrs[s.generate_series]", sql, flags=re.IGNORECASE)
     sql = _REG_CAST.sub(r"\1VARCHAR", _CAST_SCHEMA.sub(r"\1", sql))
