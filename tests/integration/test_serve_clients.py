@@ -125,3 +125,25 @@ def test_psycopg2_binds_decimal_datetime_date_and_text(port: int) -> None:
         assert cur.fetchall() == [(0,)]  # quoted by the driver: a value, not SQL
     finally:
         conn.close()
+
+
+def test_superset_session_queries(port: int) -> None:
+    """What Superset's PostgreSQL engine spec sends besides reflection, catalog names unqualified."""
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="lake", dbname="lake", connect_timeout=5)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT current_database()")
+        (database,) = cur.fetchone()
+        cur.execute("SELECT datname FROM pg_database WHERE datistemplate = false")
+        assert cur.fetchall() == [(database,)]  # DuckDB's system/temp catalogs are not offered as databases
+        cur.execute("SELECT pg_backend_pid()")  # SQL Lab's cancel id: one per connection
+        (pid,) = cur.fetchone()
+        cur.execute("SELECT version(), pg_catalog.pg_backend_pid()")
+        version, same_pid = cur.fetchone()
+        assert isinstance(pid, int) and same_pid == pid and version.startswith("PostgreSQL ")
+        cur.execute("SELECT 'pg_class', 'version()', relname FROM pg_class WHERE relname = 'sales_order_ro' LIMIT 1")
+        assert cur.fetchall() == [("pg_class", "version()", "sales_order_ro")]  # quoted names stay values
+        cur.execute("SELECT max(version) FROM lake_versions WHERE table_name = 'sales_order'")
+        assert cur.fetchall() == [(0,)]  # a column named like a shim function is left alone
+    finally:
+        conn.close()

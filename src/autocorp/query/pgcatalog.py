@@ -2,7 +2,9 @@
 
 DuckDB ships a partial ``pg_catalog``; what psql and drivers need beyond it lives in the ``pgshim`` schema,
 and ``rewrite`` sends ``pg_catalog.<name>`` references there. The lake's views are shown as tables
-(relkind ``r``): to a client they are the lake's tables.
+(relkind ``r``): to a client they are the lake's tables. Shims describe only what the lake has: no keys,
+indexes, sequences or comments; ``format_type`` names column types as PostgreSQL does (``bigint``,
+``character varying``, ``numeric(12,2)``, ``timestamp with time zone``) so drivers such as SQLAlchemy map them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ PG_TYPE_NAMES: dict[str, str] = {
     "BIT": "bit varying", "STRUCT": "json", "MAP": "json", "UNION": "json", "VARIANT": "json",
 }
 
+# PostgreSQL-only settings drivers read with current_setting(): answered as PostgreSQL's defaults
+PG_SETTINGS: dict[str, str] = {"default_table_access_method": "heap", "server_version_num": "150000",
+                               "standard_conforming_strings": "on", "integer_datetimes": "on"}
+
 # name -> SQL creating it inside the shim schema ({s} = schema)
 _SHIMS: dict[str, str] = {
     "pg_table_is_visible": (
@@ -39,7 +45,8 @@ _SHIMS: dict[str, str] = {
     "pg_get_userbyid": "CREATE OR REPLACE MACRO {s}.pg_get_userbyid(id) AS 'lake'",
     "pg_class": (
         "CREATE OR REPLACE VIEW {s}.pg_class AS SELECT * REPLACE ("
-        "CASE WHEN relkind = 'v' THEN 'r' ELSE relkind END AS relkind, 0 AS relowner), "
+        "CASE WHEN relkind = 'v' THEN 'r' ELSE relkind END AS relkind, 0 AS relowner, "
+        "CASE WHEN relkind = 'i' THEN relam END AS relam), "
         "false AS relforcerowsecurity "
         "FROM pg_catalog.pg_class WHERE relnamespace NOT IN "
         f"(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN {_HIDDEN})"),
@@ -53,6 +60,11 @@ _SHIMS: dict[str, str] = {
         "ON n.oid = c.relnamespace WHERE c.relkind = 'r'"),
     "pg_index": ("CREATE OR REPLACE VIEW {s}.pg_index AS SELECT *, false AS indnullsnotdistinct "
                  "FROM pg_catalog.pg_index"),
+    # DuckDB lists its generic ENUM placeholder (no oid) as a type; the lake defines no enum
+    "pg_type": "CREATE OR REPLACE VIEW {s}.pg_type AS SELECT * FROM pg_catalog.pg_type WHERE oid IS NOT NULL",
+    # DuckDB's system and temp catalogs are not databases a client can connect to
+    "pg_database": ("CREATE OR REPLACE VIEW {s}.pg_database AS SELECT * FROM pg_catalog.pg_database "
+                    "WHERE datname = current_database()"),
     "pg_roles": ("CREATE OR REPLACE VIEW {s}.pg_roles AS SELECT 0::BIGINT AS oid, 'lake' AS rolname, "
                  "true AS rolsuper, true AS rolcanlogin"),
     "pg_user": "CREATE OR REPLACE VIEW {s}.pg_user AS SELECT 'lake' AS usename, 0::BIGINT AS usesysid",
@@ -66,6 +78,7 @@ _SHIMS: dict[str, str] = {
         + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PG_TYPE_NAMES.items())
         + " ELSE lower(t.logical_type) END FROM duckdb_types() t WHERE t.type_oid = typid LIMIT 1) "
         "|| CASE WHEN typemod > 0 THEN concat('(', typemod // 1000, ',', typemod % 1000, ')') ELSE '' END"),
+    "pg_backend_pid": "CREATE OR REPLACE MACRO {s}.pg_backend_pid() AS current_connection_id()::BIGINT",
     "pg_get_serial_sequence": "CREATE OR REPLACE MACRO {s}.pg_get_serial_sequence(t, c) AS NULL::VARCHAR",
 }
 
@@ -95,14 +108,14 @@ _OPERATOR = re.compile(r'OPERATOR\s*\(\s*"?pg_catalog"?\s*\.\s*([^)\s]+)\s*\)', 
 _COLLATE = re.compile(r'\s+COLLATE\s+"?pg_catalog"?\s*\.\s*"?default"?', re.IGNORECASE)
 _CAST_SCHEMA = re.compile(r'(::\s*|\bAS\s+)"?pg_catalog"?\s*\.\s*', re.IGNORECASE)
 _REG_CAST = re.compile(r'(::\s*|\bAS\s+)(regtype|regclass|regproc|regnamespace|regrole)\b', re.IGNORECASE)
-# PostgreSQL-only settings drivers read with current_setting(): answered as PostgreSQL's defaults
-PG_SETTINGS: dict[str, str] = {"default_table_access_method": "heap", "server_version_num": "150000",
-                               "standard_conforming_strings": "on", "integer_datetimes": "on"}
 _SETTING = re.compile(r"\bcurrent_setting\s*\(\s*'([a-z_]+)'\s*\)", re.IGNORECASE)
 _JSON_BUILD = re.compile(r"\bjson_build_object\s*\(", re.IGNORECASE)
+# shims clients also name without the schema: functions (a name and "(") and pg_* relations
+_UNQUALIFIED = re.compile(r'(?<![.\w"\'])\b([a-z_][a-z0-9_]*)\b(?!\s*\.)(\s*\()?', re.IGNORECASE)
 _QUALIFIED = re.compile(r'\b(?:"?pg_catalog"?)\s*\.\s*"?([a-z_][a-z0-9_]*)"?', re.IGNORECASE)
 
 
+_MACRO = "CREATE OR REPLACE MACRO"
 _builtin: set[str] = set()
 
 
@@ -120,7 +133,11 @@ def install(engine: Engine) -> None:
 
 
 def rewrite(sql: str) -> str:
-    """Point ``pg_catalog.<name>`` at the shim for the names the shim provides."""
+    """Point ``pg_catalog.<name>`` (and unqualified shim calls and ``pg_*`` relations) at the shim schema.
+
+    Also turns PostgreSQL spellings DuckDB lacks into DuckDB's: ``json_build_object`` -> ``json_object``,
+    ``current_setting`` of a PostgreSQL-only setting -> its PostgreSQL default, reg* casts -> VARCHAR.
+    """
     def sub(m: re.Match[str]) -> str:
         name = m.group(1).lower()
         if name in _SHIMS or name in _EMPTY:
@@ -129,9 +146,22 @@ def rewrite(sql: str) -> str:
 
     sql = _COLLATE.sub("", _OPERATOR.sub(r"\1", sql))
     sql = _JSON_BUILD.sub("json_object(", sql)
-    sql = _SETTING.sub(lambda m: f"'{PG_SETTINGS[m.group(1).lower()]}'" if m.group(1).lower() in PG_SETTINGS
-                       else m.group(0), sql)
+    sql = _SETTING.sub(_setting, sql)
     # psql's publication query indexes an array by a generate_series alias (a struct in DuckDB)
     sql = re.sub(r"\bprattrs\s*\[\s*s\s*\]", "prattrs[s.generate_series]", sql, flags=re.IGNORECASE)
     sql = _REG_CAST.sub(r"\1VARCHAR", _CAST_SCHEMA.sub(r"\1", sql))
-    return _QUALIFIED.sub(sub, sql)
+    return _QUALIFIED.sub(sub, _UNQUALIFIED.sub(_qualify, sql))
+
+
+def _setting(m: re.Match[str]) -> str:
+    value = PG_SETTINGS.get(m.group(1).lower())
+    return m.group(0) if value is None else f"'{value}'"
+
+
+def _qualify(m: re.Match[str]) -> str:
+    """Send an unqualified shim function call, or an unqualified pg_* shim relation, to the shim schema."""
+    name, call = m.group(1).lower(), m.group(2)
+    shimmed = name in _SHIMS or name in _EMPTY
+    if shimmed and (call or (name.startswith("pg_") and not _SHIMS.get(name, "").startswith(_MACRO))):
+        return f"{SHIM_SCHEMA}.{m.group(0)}"
+    return m.group(0)
