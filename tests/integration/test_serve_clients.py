@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -71,6 +72,16 @@ def test_sqlalchemy_reflects_columns_with_postgresql_types(inspector: sa.Inspect
     assert [(c["name"], ddl(c)) for c in columns] == ORDER_DDL
     assert [(c["name"], ddl(c)) for c in realtime] == ORDER_DDL
     assert all(c["default"] is None and c["comment"] is None and not c["autoincrement"] for c in columns)
+
+
+def test_psql_describe_names_types_as_postgresql_does(port: int) -> None:
+    res = subprocess.run(["/usr/bin/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "lake", "-d", "lake", "-X", "-A",
+                          "-t", "-c", "\\d sales_order"], capture_output=True, text=True, timeout=30,
+                         env={"PGCONNECT_TIMEOUT": "5", "PATH": "/usr/bin"})
+    assert res.returncode == 0, res.stderr
+    assert [line.split("|")[1] for line in res.stdout.splitlines()] == [
+        "bigint", "character varying", "numeric(12,2)", "date", "timestamp with time zone", "boolean", "integer",
+        "double precision", "bigint", "timestamp with time zone"]
 
 
 def test_sqlalchemy_lists_the_lake_tables(inspector: sa.Inspector) -> None:
