@@ -94,7 +94,7 @@ def test_psql_backslash_dt_and_d(pg: int) -> None:
     assert "main|sales_order|table|lake" in dt.stdout and "main|sales_order_ro|table|lake" in dt.stdout
     d = psql(pg, "\\d sales_order")
     assert d.returncode == 0, d.stderr
-    assert "total_amount|numeric(12,2)" in d.stdout and "invoice_number|varchar" in d.stdout
+    assert "total_amount|numeric(12,2)" in d.stdout and "invoice_number|character varying" in d.stdout
 
 
 def test_psql_password_required_when_configured(lake: LakeSession) -> None:
