@@ -1,12 +1,15 @@
-"""`autocorp serve` for the drivers BI tools use: SQLAlchemy reflection (Superset) and psycopg2 parameters."""
+"""`autocorp serve` for the drivers BI tools use: SQLAlchemy reflection (Superset), psycopg2 parameters, and the
+extended query protocol of PostgreSQL's JDBC driver (DBeaver, Tableau, Metabase) and pg8000."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg2
 import pyarrow as pa
@@ -158,3 +161,46 @@ def test_superset_session_queries(port: int) -> None:
         assert cur.fetchall() == [(0,)]  # a column named like a shim function is left alone
     finally:
         conn.close()
+
+
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java (`make test` installs it)
+
+
+def test_pg8000_extended_protocol_parameters_errors_and_recovery(port: int) -> None:
+    pg8000 = pytest.importorskip("pg8000.dbapi")
+    conn = pg8000.connect(user="lake", host="127.0.0.1", port=port, database="lake")
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT order_id, total_amount FROM sales_order WHERE total_amount > %s AND created_at > %s "
+                    "AND invoice_number LIKE %s AND paid = %s ORDER BY order_id",
+                    (Decimal("1.5"), datetime(2026, 1, 2, tzinfo=UTC), "INV-%", True))
+        assert list(cur.fetchall()) == [[2, Decimal("2.25")], [4, Decimal("4.25")]]
+        with pytest.raises(pg8000.DatabaseError) as err:
+            cur.execute("SELECT nope FROM sales_order")
+        assert err.value.args[0]["C"] == "42703" and "nope" in err.value.args[0]["M"]
+        conn.rollback()
+        with pytest.raises(pg8000.DatabaseError) as err:
+            cur.execute("DROP VIEW sales_order")
+        assert err.value.args[0]["C"] == "42501"
+        conn.rollback()
+        cur.execute("SELECT count(*) FROM sales_order")
+        assert list(cur.fetchall()) == [[5]]  # the connection survived both errors and nothing was dropped
+    finally:
+        conn.close()
+
+
+def test_jdbc_driver_prepared_statements_metadata_and_errors(port: int, tmp_path: Path) -> None:
+    if not (JDBC_JAR.exists() and shutil.which("javac") and shutil.which("java")):
+        pytest.skip("needs a JDK and Debian's libpostgresql-jdbc-java (`make test` installs it as root)")
+    source = Path(__file__).parent / "jdbc" / "LakeProbe.java"
+    subprocess.run(["javac", "-d", str(tmp_path), str(source)], check=True, capture_output=True, timeout=120)
+    run = subprocess.run(["java", "-cp", f"{JDBC_JAR}:{tmp_path}", "LakeProbe", str(port)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = dict(line.split("|", 1) for line in run.stdout.splitlines())
+    assert lines["plain"] == "5|16.25"
+    assert lines["prepared"] == "2=2.25|3=3.25|4=4.25"
+    assert lines["columns"].split("|")[:4] == ["order_id:int8", "invoice_number:varchar", "total_amount:numeric",
+                                               "order_date:date"]
+    assert lines["tables"].split("|") == ["sales_order", "sales_order_ro"]
+    assert lines["error"] == "42703" and lines["rejected"] == "42501" and lines["after"] == "5"

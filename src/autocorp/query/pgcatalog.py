@@ -16,19 +16,22 @@ from autocorp.query.engine import Engine
 SHIM_SCHEMA = "pgshim"
 _HIDDEN = "('_lake', 'pgshim')"
 
-# DuckDB logical type -> the name PostgreSQL's format_type gives (what drivers map to their types);
-# unsigned and huge integers become the smallest PostgreSQL type that holds every value
-PG_TYPE_NAMES: dict[str, str] = {
-    "BOOLEAN": "boolean", "TINYINT": "smallint", "SMALLINT": "smallint", "INTEGER": "integer", "BIGINT": "bigint",
-    "UTINYINT": "smallint", "USMALLINT": "integer", "UINTEGER": "bigint", "UBIGINT": "numeric(20,0)",
-    "HUGEINT": "numeric(38,0)", "UHUGEINT": "numeric(39,0)", "FLOAT": "real", "DOUBLE": "double precision",
-    "DECIMAL": "numeric", "VARCHAR": "character varying", "BLOB": "bytea", "DATE": "date",
-    "TIME": "time without time zone", "TIME_NS": "time without time zone", "TIME WITH TIME ZONE": "time with time zone",
-    "TIMESTAMP": "timestamp without time zone", "TIMESTAMP_S": "timestamp without time zone",
-    "TIMESTAMP_MS": "timestamp without time zone", "TIMESTAMP_NS": "timestamp without time zone",
-    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "INTERVAL": "interval", "UUID": "uuid",
-    "BIT": "bit varying", "STRUCT": "json", "MAP": "json", "UNION": "json", "VARIANT": "json",
+# DuckDB's pg_attribute gives DuckDB's own type ids (BIGINT = 14, VARCHAR = 25 ...) where clients expect the
+# PostgreSQL type OIDs that DuckDB's pg_type and the wire protocol use: DuckDB type id -> PostgreSQL OID.
+# Unsigned and huge integers become the smallest PostgreSQL type that holds every value; the rest is text.
+PG_TYPE_OIDS: dict[int, int] = {
+    10: 16, 11: 21, 12: 21, 13: 23, 14: 20, 15: 1082, 16: 1083, 17: 1114, 18: 1114, 19: 1114, 20: 1114,
+    21: 1700, 22: 700, 23: 701, 24: 1043, 25: 1043, 26: 17, 27: 1186, 28: 21, 29: 23, 30: 20, 31: 1700,
+    32: 1184, 34: 1266, 50: 1700, 51: 1700, 54: 2950,
 }
+# PostgreSQL OID -> the name PostgreSQL's format_type gives (what drivers such as SQLAlchemy map)
+PG_TYPE_NAMES: dict[int, str] = {
+    16: "boolean", 17: "bytea", 20: "bigint", 21: "smallint", 23: "integer", 25: "text", 700: "real",
+    701: "double precision", 1043: "character varying", 1082: "date", 1083: "time without time zone",
+    1114: "timestamp without time zone", 1184: "timestamp with time zone", 1186: "interval",
+    1266: "time with time zone", 1700: "numeric", 2950: "uuid",
+}
+_DECIMAL_ID = 21
 
 # PostgreSQL-only settings drivers read with current_setting(): answered as PostgreSQL's defaults
 PG_SETTINGS: dict[str, str] = {"default_table_access_method": "heap", "server_version_num": "150000",
@@ -74,10 +77,17 @@ _SHIMS: dict[str, str] = {
     "pg_get_partkeydef": "CREATE OR REPLACE MACRO {s}.pg_get_partkeydef(x) AS NULL",
     "pg_get_statisticsobjdef_columns": "CREATE OR REPLACE MACRO {s}.pg_get_statisticsobjdef_columns(x) AS NULL",
     "format_type": (
-        "CREATE OR REPLACE MACRO {s}.format_type(typid, typemod) AS (SELECT CASE t.logical_type "
-        + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PG_TYPE_NAMES.items())
-        + " ELSE lower(t.logical_type) END FROM duckdb_types() t WHERE t.type_oid = typid LIMIT 1) "
-        "|| CASE WHEN typemod > 0 THEN concat('(', typemod // 1000, ',', typemod % 1000, ')') ELSE '' END"),
+        "CREATE OR REPLACE MACRO {s}.format_type(typid, typmod) AS CASE typid "
+        + " ".join(f"WHEN {oid} THEN '{name}'" for oid, name in PG_TYPE_NAMES.items())
+        + " ELSE 'text' END || CASE WHEN typid = 1700 AND typmod >= 4 "
+        "THEN concat('(', (typmod - 4) >> 16, ',', (typmod - 4) & 65535, ')') ELSE '' END"),
+    # PostgreSQL OIDs and typmods (numeric: ((precision << 16) | scale) + 4) in place of DuckDB's
+    "pg_attribute": (
+        "CREATE OR REPLACE VIEW {s}.pg_attribute AS SELECT * REPLACE (CASE atttypid "
+        + " ".join(f"WHEN {duck} THEN {oid}" for duck, oid in PG_TYPE_OIDS.items())
+        + f" ELSE 25 END AS atttypid, CASE WHEN atttypid = {_DECIMAL_ID} "
+        "THEN ((atttypmod // 1000) << 16) + atttypmod % 1000 + 4 ELSE -1 END AS atttypmod) "
+        "FROM pg_catalog.pg_attribute"),
     "pg_backend_pid": "CREATE OR REPLACE MACRO {s}.pg_backend_pid() AS current_connection_id()::BIGINT",
     "pg_get_serial_sequence": "CREATE OR REPLACE MACRO {s}.pg_get_serial_sequence(t, c) AS NULL::VARCHAR",
 }

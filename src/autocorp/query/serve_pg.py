@@ -7,25 +7,38 @@ on their own (BEGIN/COMMIT, ``SET extra_float_digits`` …) are answered without
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import re
+import struct
 from typing import Any
 
 import pyarrow as pa
 from buenavista import bv_dialects, rewrite
 from buenavista.backends.duckdb import DuckDBConnection, DuckDBQueryResult, DuckDBSession
-from buenavista.postgres import BuenaVistaServer
+from buenavista.postgres import (
+    BVTYPE_TO_PGTYPE,
+    NULL_BYTE,
+    PG_UNKNOWN,
+    BuenaVistaHandler,
+    BuenaVistaServer,
+    BVBuffer,
+    BVContext,
+    ServerResponse,
+)
 
 from autocorp.errors import QueryError
 from autocorp.query import pgcatalog, sandbox
 from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.engine import Engine
+from autocorp.query.pgvalues import decode_param, encode_binary, param_count, sqlstate
 from autocorp.query.session import LakeSession
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)
 
 _TXN = re.compile(r"^\s*(begin|start\s+transaction|commit|end|rollback|abort)\b[^;]*;?\s*$", re.IGNORECASE)
+_QUERY = re.compile(r"^\s*(\(|select\b|with\b|values\b|from\b)", re.IGNORECASE)
 _SET = re.compile(r"^\s*set\s+(session\s+|local\s+)?([a-z_][a-z0-9_.]*)\s*(=|to)\s*[^;]*;?\s*$", re.IGNORECASE)
 # parameters drivers set on connect; accepted and ignored (they change nothing in DuckDB)
 DRIVER_SETTINGS = frozenset({"extra_float_digits", "application_name", "datestyle", "client_encoding",
@@ -92,12 +105,109 @@ class _AnyUser(dict[str, str]):
         return True
 
 
+class _Handler(BuenaVistaHandler):
+    """buenavista's protocol handler, completed for the extended query protocol (JDBC, pg8000, asyncpg):
+    parameters of every common type in text or binary format, errors that carry a severity and SQLSTATE,
+    and an error in Bind or Describe answered in-protocol (the client resyncs) instead of dropping the
+    connection."""
+
+    def handle_bind(self, ctx: BVContext, payload: bytes) -> None:
+        if ctx.has_error:  # after an error the server skips messages until Sync
+            return
+        try:
+            portal, stmt, params, result_formats = _parse_bind(ctx, payload)
+        except (QueryError, KeyError, ValueError, struct.error) as exc:
+            self.send_error(exc, ctx)
+            return
+        ctx.add_portal(portal, stmt, params, result_formats)
+        self.send_bind_complete()
+
+    def handle_describe(self, ctx: BVContext, payload: bytes) -> None:
+        if ctx.has_error:
+            return
+        name = bytes(payload[1:-1]).decode("utf-8")
+        if payload[0] == ord("S") and name in ctx.stmts:  # parameters are not bound yet: describe with NULLs
+            sql, oids = ctx.stmts[name]
+            count = max(len(oids), param_count(sql))
+            try:  # a query's columns without running it; session statements (BEGIN, SET ...) as they are
+                shape = f"SELECT * FROM ({sql.strip().rstrip(';')}) AS described LIMIT 0" if _QUERY.match(sql) else sql
+                result = ctx.execute_sql(shape, [None] * count)
+            except Exception as exc:  # noqa: BLE001 - any failure goes back to the client as an error
+                self.send_error(exc, ctx)
+                return
+            # types the client left open are described as text: it sends them as text, DuckDB casts them
+            self.send_paramter_description([oid or 25 for oid in oids] + [25] * (count - len(oids)))
+            if result.has_results():
+                self.send_row_description(result)
+            else:
+                self.wfile.write(struct.pack("!ci", ServerResponse.NO_DATA, 4))
+            return
+        super().handle_describe(ctx, payload)
+
+    def send_data_rows(self, query_result: Any, limit: int = 0) -> int:
+        """DataRows in the formats the client asked for in Bind (binary for the types that have one)."""
+        formats = query_result.result_format or []
+        columns = []
+        for i in range(query_result.column_count()):
+            oid, to_text = BVTYPE_TO_PGTYPE.get(query_result.column(i)[1], PG_UNKNOWN)[:2]
+            columns.append((oid, to_text, bool(formats) and formats[i] == 1))
+        count = 0
+        for row in query_result.rows():
+            buf = BVBuffer()
+            for (oid, to_text, binary), value in zip(columns, row, strict=True):
+                if value is None:
+                    buf.write_int32(-1)
+                    continue
+                data = encode_binary(oid, value) if binary else to_text(value).encode("utf-8")
+                buf.write_int32(len(data))
+                buf.write_bytes(data)
+            out = buf.get_value()
+            self.wfile.write(struct.pack("!cih", ServerResponse.DATA_ROW, len(out) + 6, len(columns)) + out)
+            count += 1
+            if 0 < limit <= count:
+                break
+        return count
+
+    def send_error(self, exception: Any, ctx: BVContext | None = None) -> None:
+        buf = BVBuffer()
+        for field, value in ((b"S", "ERROR"), (b"V", "ERROR"), (b"C", sqlstate(exception)),
+                             (b"M", str(exception))):
+            buf.write_byte(field)
+            buf.write_string(value)
+        buf.write_byte(NULL_BYTE)
+        out = buf.get_value()
+        self.wfile.write(struct.pack("!ci", ServerResponse.ERROR_RESPONSE, len(out) + 4) + out)
+        if ctx:
+            ctx.mark_error()
+
+
+def _parse_bind(ctx: BVContext, payload: bytes) -> tuple[str, str, list[Any], list[int]]:
+    """Portal, statement, decoded parameters and requested result formats of a Bind message."""
+    data = bytes(payload)
+    portal_end = data.index(NULL_BYTE)
+    stmt_end = data.index(NULL_BYTE, portal_end + 1)
+    portal, stmt = data[:portal_end].decode("utf-8"), data[portal_end + 1:stmt_end].decode("utf-8")
+    buf = BVBuffer(io.BytesIO(data[stmt_end + 1:]))
+    formats = [buf.read_int16() for _ in range(buf.read_int16())]
+    count = buf.read_int16()
+    formats = formats if len(formats) == count else (formats[:1] or [0]) * count
+    oids = ctx.stmts[stmt][1]
+    params = []
+    for i in range(count):
+        size = buf.read_int32()
+        raw = None if size < 0 else buf.read_bytes(size)
+        params.append(decode_param(oids[i] if i < len(oids) else 0, formats[i] == 1, raw))
+    result_formats = [buf.read_int16() for _ in range(buf.read_int16())]
+    return portal, stmt, params, result_formats
+
+
 class _Server(BuenaVistaServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], conn: LakeConnectionPg, auth: dict[str, str] | None) -> None:
         rewriter = rewrite.Rewriter(bv_dialects.BVPostgres(), bv_dialects.BVDuckDB())
         super().__init__(address, conn, rewriter=rewriter, auth=auth)
+        self.RequestHandlerClass = _Handler
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         # without a password only loopback clients may connect; with one, anyone who knows it

@@ -1,0 +1,164 @@
+"""PostgreSQL wire-protocol values of the lake endpoint: bind parameters in, binary result values out, errors.
+
+Drivers that use the extended query protocol (JDBC for DBeaver, Tableau and Metabase; pg8000) send each
+parameter with a type OID, in text or binary format, and may ask for results in binary.
+- ``decode_param`` turns parameters into Python values DuckDB binds. Text of an unknown or unspecified
+  type stays text, and DuckDB casts it from the query's context, as PostgreSQL resolves an ``unknown``
+  literal.
+- ``encode_binary`` writes a result value in PostgreSQL's binary format.
+- ``sqlstate`` gives errors the code clients branch on.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from autocorp.errors import QueryError, QueryRejected
+
+_EPOCH = datetime(2000, 1, 1)  # PostgreSQL's binary date/time epoch
+_INTS = {20: "!q", 21: "!h", 23: "!i", 26: "!I"}
+_FLOATS = {700: "!f", 701: "!d"}
+_TEXTS = {0, 18, 19, 25, 705, 1042, 1043}
+_ARRAYS = {1000: bool, 1005: int, 1007: int, 1016: int, 1009: str, 1015: str, 1021: float, 1022: float}
+_NUMERIC_SIGN = {0x0000: 1, 0x4000: -1}
+
+# DuckDB error prefixes -> SQLSTATE
+_STATES = (("Parser Error", "42601"), ("Catalog Error", "42P01"), ("Binder Error", "42703"),
+           ("Conversion Error", "22P02"), ("Invalid Input Error", "22023"), ("Out of Memory", "53200"),
+           ("statement cancelled", "57014"), ("Permission Error", "42501"))
+
+
+def decode_param(oid: int, binary: bool, raw: bytes | None) -> Any:
+    """One bind parameter as a Python value (None for SQL NULL).
+
+    Raises:
+        QueryError: a malformed value or a binary type the endpoint does not decode.
+    """
+    if raw is None:
+        return None
+    try:
+        return _decode_binary(oid, raw) if binary else _decode_text(oid, raw.decode("utf-8"))
+    except (ValueError, struct.error, ArithmeticError, UnicodeDecodeError) as exc:
+        raise QueryError(f"bind parameter of type oid {oid} is malformed: {exc}") from None
+
+
+def _decode_text(oid: int, text: str) -> Any:
+    if oid in _INTS:
+        return int(text)
+    if oid in _FLOATS:
+        return float(text)
+    if oid == 1700:
+        return Decimal(text)
+    if oid == 16:
+        return text.lower() in ("t", "true", "1", "y", "yes", "on")
+    if oid == 1082:
+        return date.fromisoformat(text)
+    if oid in _ARRAYS and text.startswith("{") and text.endswith("}"):
+        items = [x.strip().strip('"') for x in text[1:-1].split(",")] if len(text) > 2 else []
+        return [None if x == "NULL" else _ARRAYS[oid](x) for x in items]
+    return text  # text types, timestamps, unknown: DuckDB casts from the query's context
+
+
+def _decode_binary(oid: int, raw: bytes) -> Any:
+    if oid in _INTS:
+        return struct.unpack(_INTS[oid], raw)[0]
+    if oid in _FLOATS:
+        return struct.unpack(_FLOATS[oid], raw)[0]
+    if oid == 16:
+        return raw != b"\x00"
+    if oid == 1700:
+        return _numeric(raw)
+    if oid == 1082:
+        return (_EPOCH + timedelta(days=struct.unpack("!i", raw)[0])).date()
+    if oid in (1114, 1184):
+        ts = _EPOCH + timedelta(microseconds=struct.unpack("!q", raw)[0])
+        return ts.replace(tzinfo=UTC) if oid == 1184 else ts
+    if oid in _TEXTS:
+        return raw.decode("utf-8")
+    if oid == 17:
+        return bytes(raw)
+    if oid == 2950:
+        return uuid.UUID(bytes=bytes(raw))
+    raise QueryError(f"binary bind parameters of type oid {oid} are not supported: send it in text format")
+
+
+def _numeric(raw: bytes) -> Decimal:
+    """PostgreSQL's binary numeric: ndigits, weight, sign, dscale, then base-10000 digits."""
+    ndigits, weight, sign, dscale = struct.unpack("!hhHh", raw[:8])
+    if sign == 0xC000:
+        return Decimal("NaN")
+    digits = struct.unpack(f"!{ndigits}h", raw[8:8 + 2 * ndigits])
+    value = sum((Decimal(d) * Decimal(10000) ** (weight - i) for i, d in enumerate(digits)), Decimal(0))
+    return (value * _NUMERIC_SIGN[sign]).quantize(Decimal(1).scaleb(-dscale)) if dscale else value * _NUMERIC_SIGN[sign]
+
+
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
+def param_count(sql: str) -> int:
+    """How many parameters a statement takes: its highest ``$n``, or else its ``?`` (outside literals)."""
+    bare = _LITERALS.sub("", sql)
+    numbered = [int(n) for n in _NUMBERED.findall(bare)]
+    return max(numbered) if numbered else bare.count("?")
+
+
+def encode_binary(oid: int, value: Any) -> bytes:
+    """``value`` in PostgreSQL's binary format for type ``oid`` (text types and unknown ones: UTF-8 text)."""
+    if oid in _INTS:
+        return struct.pack(_INTS[oid], int(value))
+    if oid in _FLOATS:
+        return struct.pack(_FLOATS[oid], float(value))
+    if oid == 16:
+        return b"\x01" if value else b"\x00"
+    if oid == 1700:
+        return _numeric_bytes(Decimal(value))
+    if oid == 1082 and isinstance(value, date):
+        return struct.pack("!i", (value - _EPOCH.date()).days)
+    if oid in (1114, 1184) and isinstance(value, datetime):
+        naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return struct.pack("!q", (naive - _EPOCH) // timedelta(microseconds=1))
+    if oid == 17 and isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if oid == 2950 and isinstance(value, uuid.UUID):
+        return value.bytes
+    return str(value).encode("utf-8")
+
+
+def _numeric_bytes(value: Decimal) -> bytes:
+    """PostgreSQL's binary numeric: base-10000 digit groups aligned on the decimal point."""
+    if value.is_nan():
+        return struct.pack("!hhHh", 0, 0, 0xC000, 0)
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    scale = max(0, -exponent)
+    whole = (text + "0" * exponent) if exponent >= 0 else text[:max(0, len(text) + exponent)]
+    frac = "" if exponent >= 0 else text[max(0, len(text) + exponent):].rjust(-exponent, "0")
+    whole = whole.lstrip("0")
+    whole = whole.rjust(-(-len(whole) // 4) * 4, "0")
+    frac = frac.ljust(-(-len(frac) // 4) * 4, "0")
+    groups = [int(whole[i:i + 4]) for i in range(0, len(whole), 4)] + \
+             [int(frac[i:i + 4]) for i in range(0, len(frac), 4)]
+    weight = len(whole) // 4 - 1
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    if not groups:
+        weight = 0
+    return struct.pack(f"!hhHh{len(groups)}h", len(groups), weight, 0x4000 if sign else 0, scale, *groups)
+
+
+def sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE for an error sent to a client (XX000 when nothing more specific applies)."""
+    if isinstance(exc, QueryRejected):
+        return "42501"
+    text = str(exc)
+    return next((code for prefix, code in _STATES if prefix in text), "XX000")

@@ -1,0 +1,67 @@
+"""The endpoint's PostgreSQL binary formats agree with a real PostgreSQL's own send/receive functions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from autocorp.errors import QueryError, QueryRejected
+from autocorp.query.pgvalues import decode_param, encode_binary, param_count, sqlstate
+from autocorp.source.connect import connection
+
+NUMERICS = ["10.5", "-0.0001", "123456789.12", "0", "0.00", "1000000", "-98765.4321", "5477.61", "0.1234567",
+            "99999999999999999999.999999", "-1"]
+# (oid, PostgreSQL send function, SQL literal, Python value)
+VALUES = [(20, "int8send", "-9000000000::int8", -9000000000), (23, "int4send", "42::int4", 42),
+          (21, "int2send", "-7::int2", -7), (701, "float8send", "2.5::float8", 2.5), (16, "boolsend", "true", True),
+          (1082, "date_send", "'2026-11-26'::date", date(2026, 11, 26)),
+          (1184, "timestamptz_send", "'2026-11-26 08:30:01.123456+00'::timestamptz",
+           datetime(2026, 11, 26, 8, 30, 1, 123456, tzinfo=UTC)),
+          (1114, "timestamp_send", "'1999-12-31 23:59:59'::timestamp", datetime(1999, 12, 31, 23, 59, 59)),
+          (2950, "uuid_send", "'12345678-1234-5678-1234-567812345678'::uuid",
+           uuid.UUID("12345678-1234-5678-1234-567812345678")),
+          (1043, "varcharsend", "'Bremsbeläge'::varchar", "Bremsbeläge")]
+
+
+def _sent(dsn: str, sql: str) -> bytes:
+    with connection(dsn) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT {sql}")
+        return bytes(cur.fetchone()[0])
+
+
+@pytest.mark.parametrize("text", NUMERICS)
+def test_numeric_binary_matches_postgresql(server_url: str, text: str) -> None:
+    wire = _sent(server_url, f"numeric_send({text}::numeric)")
+    assert encode_binary(1700, Decimal(text)) == wire
+    assert decode_param(1700, True, wire) == Decimal(text)
+
+
+@pytest.mark.parametrize(("oid", "send", "literal", "value"), VALUES, ids=[v[1] for v in VALUES])
+def test_binary_values_match_postgresql(server_url: str, oid: int, send: str, literal: str, value: object) -> None:
+    wire = _sent(server_url, f"{send}({literal})")
+    assert encode_binary(oid, value) == wire
+    assert decode_param(oid, True, wire) == value
+
+
+def test_text_parameters_take_their_declared_type_and_unknown_stays_text() -> None:
+    assert decode_param(20, False, b"42") == 42 and decode_param(1700, False, b"-1.50") == Decimal("-1.50")
+    assert decode_param(16, False, b"t") is True and decode_param(1082, False, b"2026-01-02") == date(2026, 1, 2)
+    assert decode_param(0, False, b"2026-01-02 10:00:00+00") == "2026-01-02 10:00:00+00"  # DuckDB casts it
+    assert decode_param(1016, False, b"{1,2,NULL}") == [1, 2, None]
+    assert decode_param(25, True, None) is None
+    with pytest.raises(QueryError, match="oid 23 is malformed"):
+        decode_param(23, False, b"forty-two")
+    with pytest.raises(QueryError, match="not supported: send it in text format"):
+        decode_param(600, True, b"\x00" * 16)  # a binary point
+
+
+def test_parameter_count_and_sqlstate() -> None:
+    assert param_count("SELECT * FROM t WHERE a > $1 AND b = '$9' AND c < $2") == 2
+    assert param_count("SELECT ?, ? FROM t WHERE s = '?'") == 2 and param_count("SELECT 1") == 0
+    assert sqlstate(QueryRejected("DELETE statements are not allowed")) == "42501"
+    assert sqlstate(QueryError("Binder Error: Referenced column \"x\" not found")) == "42703"
+    assert sqlstate(QueryError("Catalog Error: Table with name y does not exist!")) == "42P01"
+    assert sqlstate(RuntimeError("boom")) == "XX000"
