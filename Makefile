@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 AC     := $(BIN)/autocorp
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean jdbc-driver
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,23 @@ demo: setup
 	$(AC) query "SELECT state, orders, revenue FROM (SELECT c.state, count(*) AS orders, \
 	    sum(o.total_amount) AS revenue FROM sales_order o JOIN customers c USING (customer_id) \
 	    GROUP BY c.state) ORDER BY revenue DESC LIMIT 5"
+	@echo "== 5. time travel: the lake 30 s ago, every table at one source transaction (SQL table functions)"
+	@T=$$(date -u -d '-30 seconds' +%FT%T); $(AC) query "SELECT '$$T' AS as_of_utc, \
+	    (SELECT count(*) FROM sales_order_as_of('$$T')) AS orders_then, \
+	    (SELECT count(*) FROM sales_order_parts_as_of('$$T')) AS part_lines_then, \
+	    (SELECT count(*) FROM sales_order) AS orders_now"
 	$(AC) status
 
-test: setup
+# PostgreSQL's JDBC driver (Debian package) for the test that connects to `autocorp serve` as DBeaver/Tableau do;
+# without root or apt that one test is skipped, saying why
+JDBC_JAR := /usr/share/java/postgresql.jar
+jdbc-driver:
+	@if [ ! -e $(JDBC_JAR) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  timeout 300 apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1 || \
+	  { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1; } || \
+	  echo "warning: could not install libpostgresql-jdbc-java; the JDBC test will be skipped"; fi
+
+test: setup jdbc-driver
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/pytest -q tests
