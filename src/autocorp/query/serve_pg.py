@@ -106,7 +106,7 @@ class _AnyUser(dict[str, str]):
 
 
 class _Handler(BuenaVistaHandler):
-    """buenavista's protocol handler, completed for the extended query protocol (JDBC, pg8000, asyncpg):
+    """buenavista's protocol handler, completed for the extended query protocol (JDBC, pg8000):
     parameters of every common type in text or binary format, errors that carry a severity and SQLSTATE,
     and an error in Bind or Describe answered in-protocol (the client resyncs) instead of dropping the
     connection."""
