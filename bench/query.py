@@ -130,8 +130,9 @@ def load_source(dsn: str, tables: dict[str, pa.Table]) -> None:
         cur.execute("VACUUM ANALYZE")
 
 
-def load_lake(root: str, tables: dict[str, pa.Table]) -> TestLake:
-    """The same rows as curated Delta tables at committed LSN 100 (what `autocorp curate` leaves)."""
+def load_lake(root: str, tables: dict[str, pa.Table], files: int = 1) -> TestLake:
+    """The same rows as curated Delta tables at committed LSN 100 (what `autocorp curate` leaves); tables of
+    over a million rows in ``files`` files of consecutive keys (as merges and compaction leave them)."""
     from deltalake import CommitProperties, Transaction, write_deltalake
 
     lake = TestLake(root, "autocorp_bench")
@@ -139,21 +140,28 @@ def load_lake(root: str, tables: dict[str, pa.Table]) -> TestLake:
         now = pa.array([datetime.now(UTC)] * t.num_rows, pa.timestamp("us", tz="UTC"))
         full = t.append_column("_lsn", pa.array([100] * t.num_rows, pa.int64())).append_column("_commit_ts", now)
         props = CommitProperties(app_transactions=[Transaction(layout.curated_app_id(lake.pipeline, name), 100)])
-        write_deltalake(lake.uri(name), full, commit_properties=props)
+        parts = files if t.num_rows > 1_000_000 else 1
+        step = -(-t.num_rows // parts)
+        for start in range(0, t.num_rows, step):
+            last = start + step >= t.num_rows
+            write_deltalake(lake.uri(name), full.slice(start, step), mode="append",
+                            commit_properties=props if last else None)
         lake.define(name, t.schema, KEYS.get(name, [t.column_names[0]]))
     lake.checkpoint(100)
     return lake
 
 
-def add_unmerged(lake: TestLake, dsn: str, orders: pa.Table, files: int, per_file: int) -> int:
+def add_unmerged(lake: TestLake, dsn: str, orders: pa.Table, files: int, per_file: int, hot: float = 1.0) -> int:
     """Update ``files * per_file`` orders at the source and only in the raw zone of the lake (not merged):
-    the real-time view then reads Delta + those changes, and both sides hold the same rows. Returns the LSN."""
+    the real-time view then reads Delta + those changes, and both sides hold the same rows. The updates hit
+    the newest ``hot`` share of the orders (1.0: any order). Returns the LSN."""
     rng = np.random.default_rng(11)
     lsn = 1000
+    first = int(orders.num_rows * (1 - hot))
     with connection(dsn, autocommit=True) as conn, conn.cursor() as cur:
         for _ in range(files):
             lsn += 1000
-            rows = orders.take(rng.integers(0, orders.num_rows, per_file)).to_pylist()
+            rows = orders.take(rng.integers(first, orders.num_rows, per_file)).to_pylist()
             changes = [{**r, "Op": "U", "_lsn": lsn, "payment_method": "Financing"} for r in rows]
             lake.write_cdc("sales_order", changes)
             cur.execute("UPDATE sales_order SET payment_method = 'Financing' WHERE order_id = ANY(%s)",
@@ -282,6 +290,9 @@ def main() -> None:
                     "real-time run (20 = 20 s of changes at 1k/s that curate has not merged yet)")
     ap.add_argument("--freshness-s", type=float, default=30.0)
     ap.add_argument("--rate", type=int, default=1000, help="changes per second for the freshness run")
+    ap.add_argument("--files", type=int, default=1, help="Delta files per table of over a million rows")
+    ap.add_argument("--hot", type=float, default=1.0, help="the unmerged updates hit the newest HOT share of the "
+                    "orders (the simulator updates recent orders; 1.0 = any order, the worst case)")
     ap.add_argument("--ceiling", action="store_true", help="also time the queries on DuckDB in-memory copies of "
                     "the tables: the best any lake file layout could do with DuckDB on this machine")
     args = ap.parse_args()
@@ -294,7 +305,7 @@ def main() -> None:
         t0 = time.time()
         tables = synth(args.lines)
         load_source(dsn, tables)
-        lake = load_lake(str(root / "lake"), tables)
+        lake = load_lake(str(root / "lake"), tables, args.files)
         lines = tables["sales_order_parts"].num_rows + tables["sales_order_services"].num_rows
         print(f"built {lines:,} order lines ({tables['sales_order'].num_rows:,} orders) in PostgreSQL and the "
               f"lake in {time.time() - t0:.0f} s; PostgreSQL {PG_SETTINGS}, DuckDB threads "
@@ -308,10 +319,10 @@ def main() -> None:
             ceiling(lake, merged, args.repeat)
         start_lsn = 1000
         if args.unmerged:
-            n = add_unmerged(lake, dsn, tables["sales_order"], args.unmerged, 1000)
+            n = add_unmerged(lake, dsn, tables["sales_order"], args.unmerged, 1000, args.hot)
             start_lsn = 1000 * (args.unmerged + 2)
-            print(f"\n-- real-time views: {n:,} order updates in {args.unmerged} raw files not merged yet "
-                  "(PostgreSQL has them too)")
+            print(f"\n-- real-time views: {n:,} order updates (newest {args.hot:.0%} of the orders) in "
+                  f"{args.unmerged} raw files not merged yet (PostgreSQL has them too)")
             with closing(LakeSession(config)) as session:
                 compare(session, dsn, args.repeat)
         lat = freshness(lake, args.freshness_s, args.rate, start_lsn)

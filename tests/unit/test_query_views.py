@@ -209,3 +209,54 @@ def test_partitioned_tables_keep_delta_scan(tmp_path) -> None:
     s = session(lk)
     assert "delta_scan" in _view_sql(s, "items_ro") and "read_parquet" not in _view_sql(s, "items_ro")
     assert rows(s, "items") == [(1, "a", 1)]
+
+
+def _three_file_lake(tmp_path, key_type: pa.DataType | None = None) -> TestLake:
+    """``items`` as three Delta files holding ids 1-3, 11-13 and 21-23 (one merge each)."""
+    key_type = key_type or pa.int64()
+    lk = TestLake(str(tmp_path / "lake"))
+    lk.define("items", pa.schema([("id", key_type), ("name", pa.string()), ("qty", pa.int32())]), ["id"])
+    for lsn, first in ((100, 1), (110, 11), (120, 21)):
+        batch = [ins(lsn, first + i, f"n{first + i}") for i in range(3)]
+        if key_type == pa.string():
+            batch = [{**c, "id": f"k{c['id']:02d}"} for c in batch]
+        lk.write_cdc("items", batch)
+        lk.merge("items", batch, lsn)
+    lk.checkpoint(120)
+    return lk
+
+
+def _parts(s: LakeSession, view: str) -> list[str]:
+    return _view_sql(s, view).split(" UNION ALL ")
+
+
+def test_realtime_view_checks_only_the_files_a_change_can_be_in(tmp_path) -> None:
+    lk = _three_file_lake(tmp_path)
+    files = sorted(f.rsplit("/", 1)[-1] for f in lk.delta("items").file_uris())
+    assert len(files) == 3
+    lk.write_cdc("items", [ins(200, 12, "changed", op="U"), {"Op": "D", "_lsn": 200, "id": 22},
+                           ins(200, 40, "new")])
+    lk.checkpoint(200)
+    s = session(lk)
+    assert [r[:2] for r in rows(s, "items")] == [(1, "n1"), (2, "n2"), (3, "n3"), (11, "n11"), (12, "changed"),
+                                                 (13, "n13"), (21, "n21"), (23, "n23"), (40, "new")]
+    parts = _parts(s, "items")
+    checked = [p for p in parts if "NOT EXISTS" in p]
+    plain = [p for p in parts if "read_parquet" in p and "NOT EXISTS" not in p]
+    first_file = next(f for f in files if f in plain[0])  # the file holding ids 1-3, which no change touches
+    assert len(checked) == 1 and len(plain) == 1 and first_file not in checked[0]
+    assert sum(f in checked[0] for f in files) == 2
+
+
+def test_file_skipping_keeps_truncates_and_is_off_for_text_keys(tmp_path) -> None:
+    lk = _three_file_lake(tmp_path)
+    lk.write_cdc("items", [{"Op": "T", "_lsn": 200}, ins(200, 2, "after")])
+    lk.checkpoint(200)
+    assert rows(session(lk), "items") == [(2, "after", 1)]
+    text = _three_file_lake(tmp_path / "text", pa.string())
+    text.write_cdc("items", [{"Op": "D", "_lsn": 200, "id": "k12"}])
+    text.checkpoint(200)
+    s = session(text)
+    assert [r["id"] for r in s.run("SELECT id FROM items ORDER BY id").to_pylist()] == \
+        ["k01", "k02", "k03", "k11", "k13", "k21", "k22", "k23"]
+    assert sum("NOT EXISTS" in p for p in _parts(s, "items")) == 1 and "items_ro" in _view_sql(s, "items")

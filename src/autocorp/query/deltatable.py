@@ -1,6 +1,7 @@
 """The query layer's one use of ``deltalake``: what DuckDB's delta extension does not give.
 
-- ``DeltaFiles``: the data files of one Delta table version, so DuckDB can read them with ``read_parquet``.
+- ``DeltaFiles``: the data files of one Delta table version, so DuckDB can read them with ``read_parquet``,
+  and each file's column min/max from the log, so the real-time view leaves files no change touches alone.
 - ``read_change_feed``: the change data feed (the extension cannot read it).
 
 DuckDB plans from Parquet statistics (column min/max: join and group keys compressed to small integers,
@@ -12,6 +13,7 @@ The files alone are the table version only when the log needs nothing else to re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -23,6 +25,14 @@ from autocorp.lake import layout
 from autocorp.lake.storage import Storage
 
 
+@dataclass(frozen=True)
+class VersionFiles:
+    """A Delta version's data files, and per file (column ``uri``) the log's ``min.<col>``/``max.<col>``."""
+
+    uris: list[str]
+    stats: pa.Table
+
+
 class DeltaFiles:
     """Active file lists per table version; keeps one loaded ``DeltaTable`` per table."""
 
@@ -30,9 +40,9 @@ class DeltaFiles:
         self.storage = storage
         self._tables: dict[str, DeltaTable] = {}
 
-    def files(self, table: str, version: int) -> list[str] | None:
-        """URIs of the Parquet files making up ``table`` at ``version``; None when plain Parquet reads would
-        not equal the Delta table (see the module doc) or the version cannot be loaded."""
+    def files(self, table: str, version: int) -> VersionFiles | None:
+        """The Parquet files making up ``table`` at ``version`` with their statistics; None when plain Parquet
+        reads would not equal the Delta table (see the module doc) or the version cannot be loaded."""
         try:
             dt = self._tables.get(table)
             if dt is None:
@@ -42,10 +52,15 @@ class DeltaFiles:
                 dt.load_as_version(version)
             if dt.protocol().min_reader_version > 1 or dt.metadata().partition_columns:
                 return None
-            return list(dt.file_uris())
+            uris = list(dt.file_uris())
+            actions = pa.table(dt.get_add_actions(flatten=True))
         except (DeltaError, OSError):
             self._tables.pop(table, None)
             return None
+        by_name = {u.rsplit("/", 1)[-1]: u for u in uris}
+        paths = actions.column("path").to_pylist()
+        stats = actions.drop_columns([c for c in actions.column_names if not c.startswith(("min.", "max."))])
+        return VersionFiles(uris, stats.append_column("uri", pa.array([by_name.get(p) for p in paths], pa.string())))
 
 
 def _open(storage: Storage, table: str, version: int | None = None) -> DeltaTable:

@@ -171,6 +171,21 @@ class Engine:
         except duckdb.Error as exc:
             raise QueryError(_first_line(exc)) from None
 
+    def load(self, name: str, table: pa.Table) -> None:
+        """Create or replace the DuckDB table ``name`` (an SQL name, quoted as needed) holding ``table``.
+
+        Raises:
+            QueryError: DuckDB failed.
+        """
+        view = f"_arrow_{threading.get_ident()}"
+        try:
+            self._con.register(view, table)
+            self._con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc)) from None
+        finally:
+            self._con.unregister(view)
+
     def ast(self, sql: str) -> dict[str, Any]:
         """DuckDB's parse tree of a SELECT statement (``json_serialize_sql``)."""
         return dict(json.loads(self.rows("SELECT json_serialize_sql(?)", [sql])[0][0]))

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from autocorp.errors import QueryError
 from autocorp.lake.storage import Storage
+from autocorp.query.deltatable import VersionFiles
 from autocorp.query.engine import Engine
 from autocorp.query.snapshot import LakeLog
 from autocorp.query.timetravel import TableSnapshot
@@ -45,11 +48,12 @@ def lit(text: str) -> str:
 
 
 def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnapshot, pipeline: str | None,
-                 schema: str = "main", files: list[str] | None = None) -> None:
+                 schema: str = "main", files: VersionFiles | None = None) -> None:
     """Create or replace ``<t>_ro`` and ``<t>`` for one table snapshot in ``schema``.
 
     ``files`` are the Delta version's data files when plain Parquet reads equal it (``query.deltatable``):
-    ``<t>_ro`` then reads them with ``read_parquet`` (statistics for the planner), else with ``delta_scan``.
+    ``<t>_ro`` then reads them with ``read_parquet`` (statistics for the planner), else with ``delta_scan``,
+    and the real-time view checks only the files whose key range holds an unmerged change.
 
     In ``main`` the unmerged raw changes go to ``_lake.<t>``, the ``<t>_at_version`` macro is defined and
     ``pipeline`` names a schema that gets aliases of both views; in any other schema the raw changes go to
@@ -59,11 +63,14 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
     uri = storage.uri(f"curated/{t}")
     where = "" if snap.exists else " WHERE false"
     ro = f"{q(schema)}.{q(t + '_ro')}"
-    engine.execute(f"CREATE OR REPLACE VIEW {ro} AS {_delta_read(engine, uri, snap.version, files)}{where}")
+    scan = f"SELECT * FROM delta_scan({lit(uri)}, version={snap.version})"
+    direct = _parquet_read(engine, scan, files.uris) if files and snap.exists else None
+    engine.execute(f"CREATE OR REPLACE VIEW {ro} AS {direct or scan}{where}")
     raw = f"{RAW_SCHEMA}.{q(t)}" if schema == "main" else f"{q(schema)}.{q('_raw_' + t)}"
     body = f"SELECT * FROM {ro}"
     if snap.raw:
-        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw], ro, raw)
+        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw], ro, raw,
+                              files if direct else None)
     engine.execute(f"CREATE OR REPLACE VIEW {q(schema)}.{q(t)} AS {body}")
     if schema != "main":
         return
@@ -74,38 +81,85 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
             engine.execute(f"CREATE OR REPLACE VIEW {q(pipeline)}.{q(name)} AS SELECT * FROM main.{q(name)}")
 
 
-def _delta_read(engine: Engine, uri: str, version: int, files: list[str] | None) -> str:
-    """``SELECT`` of one Delta version: ``read_parquet`` over its files when they read back with exactly the
-    columns and types ``delta_scan`` gives (older files lacking a newer column read it as NULL)."""
-    scan = f"SELECT * FROM delta_scan({lit(uri)}, version={version})"
-    if not files:
-        return scan
+def _parquet_read(engine: Engine, scan: str, uris: list[str]) -> str | None:
+    """``read_parquet`` over a Delta version's files when it gives exactly the columns and types of ``scan``
+    (older files lacking a newer column read it as NULL); None otherwise."""
+    if not uris:
+        return None
     want = engine.rows(f"DESCRIBE {scan}")
-    cols = ", ".join(q(r[0]) for r in want)
-    direct = f"SELECT {cols} FROM read_parquet([{', '.join(lit(f) for f in files)}], union_by_name=true)"
+    direct = f"SELECT {', '.join(q(r[0]) for r in want)} FROM {_files(uris)}"
     try:
         got = engine.rows(f"DESCRIBE {direct}")
     except QueryError:
-        return scan
-    return direct if [r[:2] for r in got] == [r[:2] for r in want] else scan
+        return None
+    return direct if [r[:2] for r in got] == [r[:2] for r in want] else None
 
 
-def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str, raw: str) -> str:
+def _files(uris: list[str]) -> str:
+    return f"read_parquet([{', '.join(lit(u) for u in uris)}], union_by_name=true)"
+
+
+def _subset_read(engine: Engine, uris: list[str], cols: list[tuple[str, str]]) -> str:
+    """Some of a version's files with the version's columns and types (NULL where none of them has one)."""
+    present = {r[0]: r[1] for r in engine.rows(f"DESCRIBE SELECT * FROM {_files(uris)}")}
+    picks = [q(c) if present.get(c) == typ else f"CAST({q(c)} AS {typ}) AS {q(c)}" if c in present
+             else f"NULL::{typ} AS {q(c)}" for c, typ in cols]
+    return f"SELECT {', '.join(picks)} FROM {_files(uris)}"
+
+
+def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str, raw: str,
+                   files: VersionFiles | None) -> str:
     cols = [(r[0], r[1]) for r in engine.rows(f"DESCRIBE SELECT * FROM {ro}")]
     names = [c for c, _ in cols]
     key = log.primary_key(snap.raw[-1]) or [c for c in names if c not in ("_lsn", "_commit_ts")]
     trunc, unchanged = _load_raw(engine, snap, cols, key, paths, raw)
     match = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM d.{q(k)}" for k in key)
     keep = f"NOT EXISTS (SELECT 1 FROM {raw} r WHERE {match})"
-    if trunc is not None:
-        keep += f" AND d._lsn > {trunc}"
+    after_trunc = f"d._lsn > {trunc}" if trunc is not None else "true"
     if unchanged:
         picks = ", ".join(f"CASE WHEN list_contains(r._unchanged, {lit(c)}) THEN d.{q(c)} ELSE r.{q(c)} END AS {q(c)}"
                           for c in names)
         fresh = f"SELECT {picks} FROM {raw} r LEFT JOIN {ro} d ON {match} WHERE r.Op <> 'D'"
     else:
         fresh = f"SELECT {', '.join('r.' + q(c) for c in names)} FROM {raw} r WHERE r.Op <> 'D'"
-    return f"SELECT d.* FROM {ro} d WHERE {keep} UNION ALL {fresh}"
+    touched = None if files is None else _touched_files(engine, files, key, raw)
+    if files is None or touched is None:
+        return f"SELECT d.* FROM {ro} d WHERE {keep} AND {after_trunc} UNION ALL {fresh}"
+    # files no unmerged change can be in are read as they are; only the others are checked key by key
+    clean, dirty = [u for u in files.uris if u not in touched], [u for u in files.uris if u in touched]
+    parts = [f"SELECT d.* FROM ({_subset_read(engine, clean, cols)}) d WHERE {after_trunc}"] if clean else []
+    if dirty:
+        parts.append(f"SELECT d.* FROM ({_subset_read(engine, dirty, cols)}) d WHERE {keep} AND {after_trunc}")
+    return " UNION ALL ".join(parts + [fresh])
+
+
+# key types whose log min/max are exact bounds (delta-rs may truncate string statistics)
+_RANGE_TYPES = (pa.types.is_integer, pa.types.is_decimal, pa.types.is_date, pa.types.is_timestamp)
+
+
+def _touched_files(engine: Engine, files: VersionFiles, key: list[str], raw: str) -> set[str] | None:
+    """Files whose key range (from the Delta log) holds an unmerged change's key; None when the log's
+    statistics cannot tell (a key column without exact min/max)."""
+    stats = files.stats
+    for k in key:
+        for side in ("min", "max"):
+            name = f"{side}.{k}"
+            if name not in stats.column_names or not any(f(stats.schema.field(name).type) for f in _RANGE_TYPES):
+                return None
+    if stats.column("uri").null_count:  # a file the log names but the version's file list does not
+        return None
+    bounds = {f"{bound}{i}": stats.column(f"{side}.{k}")
+              for i, k in enumerate(key) for bound, side in (("lo", "min"), ("hi", "max"))}
+    ranges = pa.table({"uri": stats.column("uri"), **bounds})
+    table = raw[:-1] + '__files"'
+    inside = " AND ".join(f"(r.{q(k)} IS NULL OR f.lo{i} IS NULL OR f.hi{i} IS NULL "
+                          f"OR r.{q(k)} BETWEEN f.lo{i} AND f.hi{i})" for i, k in enumerate(key))
+    try:
+        engine.load(table, ranges)
+        return {r[0] for r in engine.rows(
+            f"SELECT f.uri FROM {table} f WHERE EXISTS (SELECT 1 FROM {raw} r WHERE {inside})")}
+    except QueryError:
+        return None
 
 
 def _load_raw(engine: Engine, snap: TableSnapshot, cols: list[tuple[str, str]],
