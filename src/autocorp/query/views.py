@@ -4,7 +4,8 @@
 - ``<table>`` (real-time): Delta rows whose key has no newer raw change, plus the latest raw change per key
   above the table's committed LSN (deletes dropped, a truncate hides everything before it, ``_unchanged``
   columns taken from the Delta row). The unmerged raw changes are small, so they are read once per refresh
-  into ``_lake.<table>`` and every query joins against that.
+  into ``_lake.<table>`` and every query joins against that, and only for the Delta files whose key range
+  (min/max in the Delta log) holds one of their keys: the other files are read as they are.
 - ``<pipeline>.<table>``: the same views under the capture slot's name (the design's ``"autocorp_dev"."x"``).
 - ``<table>_at_version(v)``: a table macro reading the Delta table at version ``v``.
 - Time-travel table functions (``<table>_at_lsn(lsn)``, ``<table>_as_of(ts)``) define the same two views in a
