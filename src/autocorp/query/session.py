@@ -78,12 +78,9 @@ class LakeSession:
         with self._lock:
             snaps = resolve(self.log, self.point)
             for snap in snaps:
-                sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
-                if self._defined.get(snap.name) != sig:
-                    files = self.files.files(snap.name, snap.version) if snap.exists else None
-                    views.define_table(self.engine, self.config.storage, self.log, snap, self.config.pipeline,
-                                       files=files)
-                    self._defined[snap.name] = sig
+                if self._defined.get(snap.name) != _signature(snap):
+                    self._define(snap, "main")
+                    self._defined[snap.name] = _signature(snap)
             views.define_versions(self.engine, self.log, [s.name for s in snaps])
             self._refreshed_at = time.monotonic()
             return snaps
@@ -101,11 +98,14 @@ class LakeSession:
         with self._lock:
             self.engine.execute(f"CREATE SCHEMA IF NOT EXISTS {views.q(schema)}")
             for snap in resolve(self.log, point):
-                sig = (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
-                if snap.name in tables and self._at_points.get((schema, snap.name)) != sig:
-                    files = self.files.files(snap.name, snap.version) if snap.exists else None
-                    views.define_table(self.engine, self.config.storage, self.log, snap, None, schema, files)
-                    self._at_points[(schema, snap.name)] = sig
+                if snap.name in tables and self._at_points.get((schema, snap.name)) != _signature(snap):
+                    self._define(snap, schema)
+                    self._at_points[(schema, snap.name)] = _signature(snap)
+
+    def _define(self, snap: TableSnapshot, schema: str) -> None:
+        files = self.files.files(snap.name, snap.version) if snap.exists else None
+        pipeline = self.config.pipeline if schema == "main" else None
+        views.define_table(self.engine, self.config.storage, self.log, snap, pipeline, schema, files)
 
     def refresh_if_stale(self, max_age_s: float = 0.2) -> None:
         """Refresh a latest-state session whose views are older than ``max_age_s``."""
@@ -147,6 +147,11 @@ class LakeSession:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def _signature(snap: TableSnapshot) -> tuple[object, ...]:
+    """What a table's views depend on: unchanged signature, views still current."""
+    return (snap.version, snap.exists, snap.committed_lsn, snap.upto_lsn, tuple(snap.raw))
 
 
 @contextmanager
