@@ -61,8 +61,16 @@ class TestLake:
         self.storage.write_parquet(rel, pa.Table.from_pylist(rows, schema=full))
         return rel
 
-    def checkpoint(self, lsn: int) -> None:
-        data = {"slot": self.pipeline, "lsn": lsn, "lsn_text": layout.lsn_to_str(lsn), "snapshot_lsn": 0,
+    def write_load(self, table: str, rows: list[dict[str, Any]], lsn: int) -> str:
+        """Write a LOAD file: the table as of the snapshot at ``lsn`` (rows of column values)."""
+        rel = self.write_cdc(table, [{**r, "Op": "I", "_lsn": lsn} for r in rows])
+        load = layout.load_file("public", table, 1)
+        self.storage.write_bytes(load, self.storage.read_bytes(rel) or b"")
+        self.storage.delete(rel)
+        return load
+
+    def checkpoint(self, lsn: int, snapshot_lsn: int = 0) -> None:
+        data = {"slot": self.pipeline, "lsn": lsn, "lsn_text": layout.lsn_to_str(lsn), "snapshot_lsn": snapshot_lsn,
                 "load_complete": True, "tables": [f"public.{t}" for t in self.schemas],
                 "updated_at": datetime.now(UTC).isoformat()}
         self.storage.write_bytes(layout.checkpoint_file(self.pipeline), json.dumps(data).encode())

@@ -260,3 +260,18 @@ def test_file_skipping_keeps_truncates_and_is_off_for_text_keys(tmp_path) -> Non
     assert [r["id"] for r in s.run("SELECT id FROM items ORDER BY id").to_pylist()] == \
         ["k01", "k02", "k03", "k11", "k13", "k21", "k22", "k23"]
     assert sum("NOT EXISTS" in p for p in _parts(s, "items")) == 1 and "items_ro" in _view_sql(s, "items")
+
+
+def test_as_of_between_the_full_load_and_the_first_change_shows_the_snapshot(tmp_path) -> None:
+    lk = TestLake(str(tmp_path / "lake"))
+    lk.define("items", SCHEMA, ["id"])
+    snapshot = [{"id": 1, "name": "a", "qty": 1}, {"id": 2, "name": "b", "qty": 1}]
+    lk.write_load("items", snapshot, 100)
+    lk.merge("items", [ins(100, r["id"], r["name"]) for r in snapshot], 100)  # curated later (commit time: now)
+    lk.write_cdc("items", [ins(200, 3, "c")])
+    lk.checkpoint(200, snapshot_lsn=100)
+    before_load, between, after_change = lk.time_of(50), lk.time_of(150), lk.time_of(250)
+    assert rows(session(lk, TimePoint(as_of=between)), "items") == [(1, "a", 1), (2, "b", 1)]
+    assert rows(session(lk, TimePoint(as_of=after_change)), "items") == [(1, "a", 1), (2, "b", 1), (3, "c", 1)]
+    assert rows(session(lk, TimePoint(as_of=before_load)), "items") == []
+    assert rows(session(lk), f"items_as_of('{between.isoformat()}')") == [(1, "a", 1), (2, "b", 1)]

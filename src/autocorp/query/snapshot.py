@@ -38,6 +38,7 @@ class LakeLog:
         self.pipeline = pipeline
         self._commits: dict[str, dict[int, tuple[datetime, int | None]]] = {}
         self._checkpoints: dict[tuple[str, int], int] = {}
+        self._snapshot_times: dict[int, datetime | None] = {}
 
     # -- curated tables ------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -83,6 +84,30 @@ class LakeLog:
         """The capture checkpoint LSN: raw CDC files above it are not committed (-1 without checkpoint)."""
         cp = read_checkpoint(self.storage, self.pipeline)
         return -1 if cp is None else cp.lsn
+
+    def snapshot_point(self) -> tuple[int, datetime] | None:
+        """The capture's full load: its snapshot LSN and the snapshot's time (LOAD rows' ``_commit_ts``);
+        None while no complete load is in the raw zone."""
+        cp = read_checkpoint(self.storage, self.pipeline)
+        if cp is None or not cp.load_complete:
+            return None
+        if cp.snapshot_lsn not in self._snapshot_times:
+            self._snapshot_times[cp.snapshot_lsn] = self._load_time()
+        when = self._snapshot_times[cp.snapshot_lsn]
+        return None if when is None else (cp.snapshot_lsn, when)
+
+    def _load_time(self) -> datetime | None:
+        for table in self.tables():
+            schema = self.raw_schema(table)
+            folder = layout.raw_table_dir(schema, table) if schema else None
+            for name, is_dir in list_dir(self.storage, folder) if folder else ():
+                if not is_dir and layout.is_load_file(name):
+                    path = self.storage.path(f"{folder}/{name}")
+                    with self.storage.fs.open_input_file(path) as fh:
+                        first = pq.ParquetFile(fh).read_row_group(0, columns=["_commit_ts"]).column(0)
+                    if len(first) and first[0].is_valid:
+                        return first[0].as_py().astimezone(UTC)
+        return None
 
     def raw_schema(self, table: str) -> str | None:
         """Source schema holding ``table`` in the raw zone (``public`` preferred; None: no raw files)."""

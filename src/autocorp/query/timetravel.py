@@ -142,9 +142,11 @@ def lsn_at_time(log: LakeLog, tables: list[str], when: datetime, checkpoint: int
     """The highest committed file LSN written at or before ``when`` (None when the raw zone has none).
 
     File names carry the commit time of their last change, so the result is a lower bound of the source
-    LSN at ``when``; the caller adds the rest with a ``_commit_ts <= when`` row filter.
+    LSN at ``when``; the caller adds the rest with a ``_commit_ts <= when`` row filter. A full load taken
+    at or before ``when`` counts as a file at the snapshot LSN (the time before the first CDC file).
     """
-    best: int | None = None
+    snapshot = log.snapshot_point()
+    best: int | None = snapshot[0] if snapshot is not None and snapshot[1] <= when else None
     for t in tables:
         commits = log.commits(t)
         floor = max((c.lsn for c in commits if c.timestamp <= when), default=-1)
