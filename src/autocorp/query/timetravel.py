@@ -96,7 +96,11 @@ def resolve(log: LakeLog, point: TimePoint) -> list[TableSnapshot]:
     if point.as_of is not None:
         target = lsn_at_time(log, tables, point.as_of, checkpoint)
         if target is None:
-            return [_by_commit_time(log, t, point.as_of) for t in tables]
+            snaps = [_by_commit_time(log, t, point.as_of) for t in tables]
+            if tables and not any(s.exists for s in snaps):
+                raise QueryError(f"{point.as_of.isoformat()} is before anything the lake holds ({_earliest(log)}): "
+                                 "pick a later time")
+            return snaps
         return [_at_lsn(log, t, target, checkpoint, point.as_of) for t in tables]
     if point.lsn is not None:
         return [_at_lsn(log, t, point.lsn, checkpoint, None) for t in tables]
@@ -136,6 +140,11 @@ def _by_commit_time(log: LakeLog, table: str, when: datetime) -> TableSnapshot:
     usable = [c for c in commits if c.timestamp <= when]
     base: DeltaCommit = usable[-1] if usable else commits[0]
     return TableSnapshot(table, base.version, base.lsn, bool(usable))
+
+
+def _earliest(log: LakeLog) -> str:
+    snapshot = log.snapshot_point()
+    return f"its full load was taken at {snapshot[1].isoformat()}" if snapshot else "no full load is complete yet"
 
 
 def lsn_at_time(log: LakeLog, tables: list[str], when: datetime, checkpoint: int) -> int | None:
