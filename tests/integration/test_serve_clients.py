@@ -171,10 +171,10 @@ def test_pg8000_extended_protocol_parameters_errors_and_recovery(port: int) -> N
     conn = pg8000.connect(user="lake", host="127.0.0.1", port=port, database="lake")
     try:
         cur = conn.cursor()
-        cur.execute("SELECT order_id, total_amount FROM sales_order WHERE total_amount > %s AND created_at > %s "
-                    "AND invoice_number LIKE %s AND paid = %s ORDER BY order_id",
+        cur.execute("SELECT order_id, total_amount, paid, [quantity, 1] AS q FROM sales_order WHERE total_amount > %s "
+                    "AND created_at > %s AND invoice_number LIKE %s AND paid = %s ORDER BY order_id",
                     (Decimal("1.5"), datetime(2026, 1, 2, tzinfo=UTC), "INV-%", True))
-        assert list(cur.fetchall()) == [[2, Decimal("2.25")], [4, Decimal("4.25")]]
+        assert list(cur.fetchall()) == [[2, Decimal("2.25"), True, [20, 1]], [4, Decimal("4.25"), True, [40, 1]]]
         with pytest.raises(pg8000.DatabaseError) as err:
             cur.execute("SELECT nope FROM sales_order")
         assert err.value.args[0]["C"] == "42703" and "nope" in err.value.args[0]["M"]
@@ -200,6 +200,7 @@ def test_jdbc_driver_prepared_statements_metadata_and_errors(port: int, tmp_path
     lines = dict(line.split("|", 1) for line in run.stdout.splitlines())
     assert lines["plain"] == "5|16.25"
     assert lines["prepared"] == "2=2.25|3=3.25|4=4.25"
+    assert lines["types"] == "2026-01-02|13:14:15.5|3 days 04:00:00|[1, 2]|true|0.5|20", lines["types"]
     assert lines["columns"].split("|")[:4] == ["order_id:int8", "invoice_number:varchar", "total_amount:numeric",
                                                "order_date:date"]
     assert lines["tables"].split("|") == ["sales_order", "sales_order_ro"]

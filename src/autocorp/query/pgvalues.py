@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -127,7 +127,81 @@ def encode_binary(oid: int, value: Any) -> bytes:
         return bytes(value)
     if oid == 2950 and isinstance(value, uuid.UUID):
         return value.bytes
+    if oid == 1083 and isinstance(value, time):
+        return struct.pack("!q", ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond)
+    if oid == 1186 and isinstance(value, timedelta):
+        days, micros = _split(value)
+        return struct.pack("!qii", micros, days, 0)
+    if oid == 1186 and hasattr(value, "months"):  # Arrow's month/day/nanosecond interval
+        return struct.pack("!qii", value.nanoseconds // 1000, value.days, value.months)
+    if oid in _ARRAY_ITEMS and isinstance(value, list):
+        return _array_bytes(_ARRAY_ITEMS[oid], value)
     return str(value).encode("utf-8")
+
+
+_ARRAY_ITEMS = {1007: 23, 1016: 20, 1009: 25}  # array type -> element type
+
+
+def _array_bytes(item: int, values: list[Any]) -> bytes:
+    """A one-dimensional array in binary: dimensions, null flag, element type, then each element."""
+    head = struct.pack("!iiiii", 1, any(v is None for v in values), item, len(values), 1)
+    body = b"".join(struct.pack("!i", -1) if v is None else _sized(encode_binary(item, v)) for v in values)
+    return head + body
+
+
+def _sized(data: bytes) -> bytes:
+    return struct.pack("!i", len(data)) + data
+
+
+def encode_text(oid: int, value: Any) -> str | None:
+    """PostgreSQL's text form where the protocol library's differs (booleans are ``t``/``f``, intervals,
+    arrays); None for the rest (the library's own text conversion applies)."""
+    if oid == 1186:
+        if isinstance(value, timedelta):
+            return _interval_text(0, *_split(value))
+        if hasattr(value, "months"):
+            return _interval_text(value.months, value.days, value.nanoseconds // 1000)
+    if oid == 16:
+        return "t" if value else "f"
+    if oid in (1007, 1009, 2277) and isinstance(value, list):
+        return "{" + ",".join(_array_item(v) for v in value) + "}"
+    return None
+
+
+def _split(value: timedelta) -> tuple[int, int]:
+    """Days and microseconds of a Python interval (a negative one as microseconds only, as PostgreSQL keeps
+    ``-1.5 seconds``)."""
+    if value < timedelta(0):
+        return 0, value // timedelta(microseconds=1)
+    return value.days, (value - timedelta(days=value.days)) // timedelta(microseconds=1)
+
+
+def _interval_text(months: int, days: int, micros: int) -> str:
+    years, mons = divmod(months, 12)
+    parts = [f"{n} {unit}{'' if abs(n) == 1 else 's'}"
+             for n, unit in ((years, "year"), (mons, "mon"), (days, "day")) if n]
+    if micros or not parts:
+        sign, micros = ("-", -micros) if micros < 0 else ("", micros)
+        secs, frac = divmod(micros, 1_000_000)
+        clock = f"{sign}{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+        parts.append(clock + (f".{frac:06d}".rstrip("0") if frac else ""))
+    return " ".join(parts)
+
+
+def _array_item(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "{" + ",".join(_array_item(v) for v in value) + "}"
+    text = str(value)
+    if text == "" or any(ch in text for ch in ',{}" \\') or text.upper() == "NULL":
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+# types ``encode_binary`` writes in PostgreSQL's binary format; results of other types go out as text
+BINARY_RESULT_OIDS = frozenset({16, 17, 18, 19, 20, 21, 23, 25, 26, 700, 701, 705, 1007, 1009, 1016, 1042, 1043,
+                                1082, 1083, 1114, 1184, 1186, 1700, 2950})
 
 
 def _numeric_bytes(value: Decimal) -> bytes:

@@ -32,7 +32,14 @@ from autocorp.errors import QueryError
 from autocorp.query import pgcatalog, sandbox
 from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.engine import Engine
-from autocorp.query.pgvalues import decode_param, encode_binary, param_count, sqlstate
+from autocorp.query.pgvalues import (
+    BINARY_RESULT_OIDS,
+    decode_param,
+    encode_binary,
+    encode_text,
+    param_count,
+    sqlstate,
+)
 from autocorp.query.session import LakeSession
 
 logging.getLogger("buenavista").setLevel(logging.CRITICAL)
@@ -144,13 +151,17 @@ class _Handler(BuenaVistaHandler):
             return
         super().handle_describe(ctx, payload)
 
+    def send_row_description(self, query_result: Any) -> None:
+        _settle_formats(query_result)
+        super().send_row_description(query_result)
+
     def send_data_rows(self, query_result: Any, limit: int = 0) -> int:
         """DataRows in the formats the client asked for in Bind (binary for the types that have one)."""
-        formats = query_result.result_format or []
+        formats = _settle_formats(query_result)
         columns = []
         for i in range(query_result.column_count()):
             oid, to_text = BVTYPE_TO_PGTYPE.get(query_result.column(i)[1], PG_UNKNOWN)[:2]
-            columns.append((oid, to_text, bool(formats) and formats[i] == 1))
+            columns.append((oid, to_text, formats[i] == 1))
         count = 0
         for row in query_result.rows():
             buf = BVBuffer()
@@ -158,7 +169,8 @@ class _Handler(BuenaVistaHandler):
                 if value is None:
                     buf.write_int32(-1)
                     continue
-                data = encode_binary(oid, value) if binary else to_text(value).encode("utf-8")
+                text = None if binary else encode_text(oid, value)
+                data = encode_binary(oid, value) if binary else (to_text(value) if text is None else text).encode()
                 buf.write_int32(len(data))
                 buf.write_bytes(data)
             out = buf.get_value()
@@ -179,6 +191,18 @@ class _Handler(BuenaVistaHandler):
         self.wfile.write(struct.pack("!ci", ServerResponse.ERROR_RESPONSE, len(out) + 4) + out)
         if ctx:
             ctx.mark_error()
+
+
+def _settle_formats(query_result: Any) -> list[int]:
+    """Each result column's format: binary where the client asked for it and the type has a binary writer,
+    text otherwise (the RowDescription tells the client which)."""
+    asked = query_result.result_format or []
+    formats = []
+    for i in range(query_result.column_count()):
+        oid = BVTYPE_TO_PGTYPE.get(query_result.column(i)[1], PG_UNKNOWN)[0]
+        formats.append(1 if i < len(asked) and asked[i] == 1 and oid in BINARY_RESULT_OIDS else 0)
+    query_result.result_format = formats
+    return formats
 
 
 def _parse_bind(ctx: BVContext, payload: bytes) -> tuple[str, str, list[Any], list[int]]:

@@ -28,6 +28,19 @@ public class LakeProbe {
                     }
                 }
             }
+            String types = "SELECT order_date, TIME '13:14:15.5' AS t, INTERVAL '3 days 4 hours' AS i, "
+                         + "[1, 2] AS ints, paid, ratio, quantity FROM sales_order WHERE order_id = ?";
+            try (PreparedStatement p = c.prepareStatement(types)) {
+                p.setInt(1, 2);
+                for (int run = 0; run < 6; run++) {  // binary results from the 5th run on
+                    try (ResultSet rs = p.executeQuery()) {
+                        rs.next();
+                        if (run == 5) System.out.println("types|" + rs.getDate(1) + "|" + rs.getString(2) + "|"
+                            + rs.getString(3) + "|" + java.util.Arrays.toString((Object[]) rs.getArray(4).getArray()) + "|" + rs.getBoolean(5) + "|" + rs.getDouble(6)
+                            + "|" + rs.getInt(7));
+                    }
+                }
+            }
             DatabaseMetaData md = c.getMetaData();
             try (ResultSet rs = md.getColumns(null, "main", "sales_order", "%")) {
                 StringBuilder out = new StringBuilder("columns");
