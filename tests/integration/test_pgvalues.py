@@ -85,3 +85,19 @@ def test_text_forms_match_postgresql(server_url: str, oid: int, literal: str, va
         cur.execute("SET IntervalStyle = postgres")  # what clients of `serve` get (our adapter uses iso_8601)
         cur.execute(f"SELECT ({literal})::text")
         assert encode_text(oid, value) == cur.fetchone()[0]
+
+
+@pytest.mark.parametrize(("oid", "literal", "value"), [
+    (1184, "'2026-11-26 08:30:01.123456+00'::timestamptz", datetime(2026, 11, 26, 8, 30, 1, 123456, tzinfo=UTC)),
+    (1184, "'2026-11-26 10:30:00+02'::timestamptz", datetime(2026, 11, 26, 8, 30, tzinfo=UTC)),
+    (1184, "'2026-11-26 08:30:01.5+00'::timestamptz", datetime(2026, 11, 26, 8, 30, 1, 500000, tzinfo=UTC)),
+    (1114, "'1999-12-31 23:59:59'::timestamp", datetime(1999, 12, 31, 23, 59, 59)),
+    (1700, "100000::numeric", Decimal("1E+5")), (1700, "-0.0001::numeric", Decimal("-0.0001")),
+    (701, "'Infinity'::float8", float("inf")), (701, "0.1::float8", 0.1), (16, "true", True),
+    (17, "'\\xdeadbeef'::bytea", b"\xde\xad\xbe\xef"), (1082, "'2026-01-02'::date", date(2026, 1, 2)),
+    (1083, "'13:14:15.5'::time", time(13, 14, 15, 500000))])
+def test_text_output_matches_postgresql(server_url: str, oid: int, literal: str, value: object) -> None:
+    """What clients parse (psycopg 3 and asyncpg strictly): PostgreSQL's output functions, session time zone UTC."""
+    with connection(server_url) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT CASE WHEN {oid} = 16 THEN left(({literal})::text, 1) ELSE ({literal})::text END")
+        assert encode_text(oid, value) == cur.fetchone()[0]

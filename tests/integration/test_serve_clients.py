@@ -205,3 +205,22 @@ def test_jdbc_driver_prepared_statements_metadata_and_errors(port: int, tmp_path
                                                "order_date:date"]
     assert lines["tables"].split("|") == ["sales_order", "sales_order_ro"]
     assert lines["error"] == "42703" and lines["rejected"] == "42501" and lines["after"] == "5"
+
+
+def test_psycopg3_text_and_binary_results_and_sqlstate(port: int) -> None:
+    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 needs the system libpq")
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=lake dbname=lake") as conn:
+        query = ("SELECT order_id, total_amount, created_at, order_date, paid FROM sales_order "
+                 "WHERE total_amount > %s AND created_at > %s ORDER BY order_id")
+        params = (Decimal("3.5"), datetime(2026, 1, 1, tzinfo=UTC))
+        expected = [(i, Decimal(f"{i}.25"), datetime(2026, 1, i, 10, tzinfo=UTC), date(2026, 1, i), i % 2 == 0)
+                    for i in (4, 5)]
+        assert conn.execute(query, params).fetchall() == expected
+        assert conn.execute(query, params, binary=True).fetchall() == expected
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            conn.execute("SELECT nope FROM sales_order")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM sales_order")
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM sales_order").fetchone() == (5,)

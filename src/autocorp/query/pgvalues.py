@@ -11,12 +11,15 @@ parameter with a type OID, in text or binary format, and may ask for results in 
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+
+import pyarrow as pa
 
 from autocorp.errors import QueryError, QueryRejected
 
@@ -153,19 +156,61 @@ def _sized(data: bytes) -> bytes:
     return struct.pack("!i", len(data)) + data
 
 
-def encode_text(oid: int, value: Any) -> str | None:
-    """PostgreSQL's text form where the protocol library's differs (booleans are ``t``/``f``, intervals,
-    arrays); None for the rest (the library's own text conversion applies)."""
+def type_oid(typ: pa.DataType) -> int:
+    """The PostgreSQL type a result column of Arrow type ``typ`` is sent as."""
+    if pa.types.is_timestamp(typ):
+        return 1184 if typ.tz else 1114
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        item = typ.value_type
+        if pa.types.is_int32(item) or pa.types.is_int16(item):
+            return 1007
+        return 1016 if pa.types.is_int64(item) else 1009
+    return next((oid for test, oid in _ARROW_OIDS if test(typ)), 25)
+
+
+_ARROW_OIDS = (
+    (pa.types.is_boolean, 16), (pa.types.is_int8, 21), (pa.types.is_int16, 21), (pa.types.is_uint8, 21),
+    (pa.types.is_int32, 23), (pa.types.is_uint16, 23), (pa.types.is_int64, 20), (pa.types.is_uint32, 20),
+    (pa.types.is_uint64, 1700), (pa.types.is_floating, 701), (pa.types.is_decimal, 1700),
+    (pa.types.is_date, 1082), (pa.types.is_time, 1083), (pa.types.is_duration, 1186),
+    (lambda t: t == pa.month_day_nano_interval(), 1186), (pa.types.is_binary, 17), (pa.types.is_large_binary, 17),
+    (pa.types.is_struct, 114), (pa.types.is_map, 114),
+)
+
+
+def encode_text(oid: int, value: Any) -> str:
+    """``value`` as PostgreSQL writes type ``oid`` in text (session time zone UTC)."""
+    if oid == 16:
+        return "t" if value else "f"
+    if oid in (1114, 1184) and isinstance(value, datetime):
+        utc = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        return _seconds(utc.isoformat(sep=" ")) + ("+00" if oid == 1184 else "")
+    if oid == 1700 and isinstance(value, Decimal):
+        return "NaN" if value.is_nan() else format(value, "f")
+    if oid in _FLOATS and isinstance(value, float):
+        return _FLOAT_WORDS.get(repr(value), repr(value))
+    if oid == 17 and isinstance(value, bytes | bytearray):
+        return "\\x" + bytes(value).hex()
     if oid == 1186:
         if isinstance(value, timedelta):
             return _interval_text(0, *_split(value))
         if hasattr(value, "months"):
             return _interval_text(value.months, value.days, value.nanoseconds // 1000)
-    if oid == 16:
-        return "t" if value else "f"
-    if oid in (1007, 1009, 2277) and isinstance(value, list):
+    if oid in (1007, 1009, 1016) and isinstance(value, list):
         return "{" + ",".join(_array_item(v) for v in value) + "}"
-    return None
+    if oid == 114:
+        return json.dumps(value, default=str)
+    if isinstance(value, time):
+        return _seconds(value.isoformat())
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _seconds(text: str) -> str:
+    """PostgreSQL writes fractional seconds without trailing zeros."""
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_FLOAT_WORDS = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
 
 
 def _split(value: timedelta) -> tuple[int, int]:

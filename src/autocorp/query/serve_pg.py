@@ -18,9 +18,7 @@ import pyarrow as pa
 from buenavista import bv_dialects, rewrite
 from buenavista.backends.duckdb import DuckDBConnection, DuckDBQueryResult, DuckDBSession
 from buenavista.postgres import (
-    BVTYPE_TO_PGTYPE,
     NULL_BYTE,
-    PG_UNKNOWN,
     BuenaVistaHandler,
     BuenaVistaServer,
     BVBuffer,
@@ -39,6 +37,7 @@ from autocorp.query.pgvalues import (
     encode_text,
     param_count,
     sqlstate,
+    type_oid,
 )
 from autocorp.query.session import LakeSession
 
@@ -152,25 +151,28 @@ class _Handler(BuenaVistaHandler):
         super().handle_describe(ctx, payload)
 
     def send_row_description(self, query_result: Any) -> None:
-        _settle_formats(query_result)
-        super().send_row_description(query_result)
+        """Column names, PostgreSQL types (from the Arrow result: ``timestamptz`` keeps its time zone) and
+        formats."""
+        buf = BVBuffer()
+        for (name, oid), fmt in zip(_columns(query_result), _settle_formats(query_result), strict=True):
+            buf.write_string(name)
+            buf.write_bytes(struct.pack("!ihihih", 0, 0, oid, 0, -1, fmt))
+        out = buf.get_value()
+        count = query_result.column_count()
+        self.wfile.write(struct.pack("!cih", ServerResponse.ROW_DESCRIPTION, len(out) + 6, count) + out)
 
     def send_data_rows(self, query_result: Any, limit: int = 0) -> int:
-        """DataRows in the formats the client asked for in Bind (binary for the types that have one)."""
-        formats = _settle_formats(query_result)
-        columns = []
-        for i in range(query_result.column_count()):
-            oid, to_text = BVTYPE_TO_PGTYPE.get(query_result.column(i)[1], PG_UNKNOWN)[:2]
-            columns.append((oid, to_text, formats[i] == 1))
+        """DataRows as PostgreSQL writes them, in the formats the client asked for in Bind."""
+        columns = [(oid, fmt == 1) for (_, oid), fmt in
+                   zip(_columns(query_result), _settle_formats(query_result), strict=True)]
         count = 0
         for row in query_result.rows():
             buf = BVBuffer()
-            for (oid, to_text, binary), value in zip(columns, row, strict=True):
+            for (oid, binary), value in zip(columns, row, strict=True):
                 if value is None:
                     buf.write_int32(-1)
                     continue
-                text = None if binary else encode_text(oid, value)
-                data = encode_binary(oid, value) if binary else (to_text(value) if text is None else text).encode()
+                data = encode_binary(oid, value) if binary else encode_text(oid, value).encode()
                 buf.write_int32(len(data))
                 buf.write_bytes(data)
             out = buf.get_value()
@@ -193,14 +195,17 @@ class _Handler(BuenaVistaHandler):
             ctx.mark_error()
 
 
+def _columns(query_result: Any) -> list[tuple[str, int]]:
+    """Each result column's name and PostgreSQL type OID."""
+    return [(f.name, type_oid(f.type)) for f in query_result.rbr.schema]
+
+
 def _settle_formats(query_result: Any) -> list[int]:
     """Each result column's format: binary where the client asked for it and the type has a binary writer,
     text otherwise (the RowDescription tells the client which)."""
     asked = query_result.result_format or []
-    formats = []
-    for i in range(query_result.column_count()):
-        oid = BVTYPE_TO_PGTYPE.get(query_result.column(i)[1], PG_UNKNOWN)[0]
-        formats.append(1 if i < len(asked) and asked[i] == 1 and oid in BINARY_RESULT_OIDS else 0)
+    formats = [1 if i < len(asked) and asked[i] == 1 and oid in BINARY_RESULT_OIDS else 0
+               for i, (_, oid) in enumerate(_columns(query_result))]
     query_result.result_format = formats
     return formats
 
