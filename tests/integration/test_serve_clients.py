@@ -3,6 +3,7 @@ extended query protocol of PostgreSQL's JDBC driver (DBeaver, Tableau, Metabase)
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import warnings
@@ -224,3 +225,23 @@ def test_psycopg3_text_and_binary_results_and_sqlstate(port: int) -> None:
             conn.execute("DELETE FROM sales_order")
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM sales_order").fetchone() == (5,)
+
+
+def test_asyncpg_prepared_statements_with_inferred_parameter_types(port: int) -> None:
+    asyncpg = pytest.importorskip("asyncpg")
+
+    async def run() -> list[tuple]:
+        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="lake", database="lake")
+        try:
+            rows = await conn.fetch("SELECT order_id, total_amount, created_at, paid FROM sales_order "
+                                    "WHERE total_amount > $1 AND created_at < $2 AND order_date BETWEEN $3 AND $4 "
+                                    "ORDER BY order_id", Decimal("1.5"), datetime(2026, 1, 5, tzinfo=UTC),
+                                    date(2026, 1, 1), date(2026, 1, 31))
+            with pytest.raises(asyncpg.exceptions.UndefinedColumnError):
+                await conn.fetch("SELECT nope FROM sales_order")
+            return [tuple(r) for r in rows] + [tuple(await conn.fetchrow("SELECT count(*) FROM sales_order"))]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == [(i, Decimal(f"{i}.25"), datetime(2026, 1, i, 10, tzinfo=UTC), i % 2 == 0)
+                                  for i in (2, 3, 4)] + [(5,)]

@@ -156,6 +156,17 @@ def _sized(data: bytes) -> bytes:
     return struct.pack("!i", len(data)) + data
 
 
+def duckdb_type_oid(name: str) -> int:
+    """The PostgreSQL type OID for a DuckDB type name (``DECIMAL(12,2)`` -> numeric; text when unmapped)."""
+    return _DUCKDB_OIDS.get(name.split("(", 1)[0].strip().upper(), 25)
+
+
+_DUCKDB_OIDS = {"BOOLEAN": 16, "TINYINT": 21, "SMALLINT": 21, "INTEGER": 23, "BIGINT": 20, "HUGEINT": 1700,
+                "UTINYINT": 21, "USMALLINT": 23, "UINTEGER": 20, "UBIGINT": 1700, "FLOAT": 700, "DOUBLE": 701,
+                "DECIMAL": 1700, "VARCHAR": 1043, "BLOB": 17, "DATE": 1082, "TIME": 1083, "TIMESTAMP": 1114,
+                "TIMESTAMP WITH TIME ZONE": 1184, "INTERVAL": 1186, "UUID": 2950}
+
+
 def type_oid(typ: pa.DataType) -> int:
     """The PostgreSQL type a result column of Arrow type ``typ`` is sent as."""
     if pa.types.is_timestamp(typ):

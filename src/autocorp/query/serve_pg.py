@@ -30,9 +30,11 @@ from autocorp.errors import QueryError
 from autocorp.query import pgcatalog, sandbox
 from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.engine import Engine
+from autocorp.query.paramtypes import param_types
 from autocorp.query.pgvalues import (
     BINARY_RESULT_OIDS,
     decode_param,
+    duckdb_type_oid,
     encode_binary,
     encode_text,
     param_count,
@@ -82,6 +84,15 @@ class LakeSessionPg(DuckDBSession):
         return DuckDBQueryResult(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), "SELECT")
 
 
+    def param_oids(self, sql: str) -> dict[int, int]:
+        """PostgreSQL type OIDs of the parameters whose type the statement determines (by number)."""
+        try:
+            expanded = self.lake.expand(pgcatalog.rewrite(sql), self.engine)
+        except QueryError:
+            return {}
+        return {n: duckdb_type_oid(t) for n, t in param_types(self.engine, expanded).items()}
+
+
 class LakeConnectionPg(DuckDBConnection):
     """Hands each new client a session on its own cursor."""
 
@@ -112,7 +123,7 @@ class _AnyUser(dict[str, str]):
 
 
 class _Handler(BuenaVistaHandler):
-    """buenavista's protocol handler, completed for the extended query protocol (JDBC, pg8000):
+    """buenavista's protocol handler, completed for the extended query protocol (JDBC, psycopg 3, asyncpg, pg8000):
     parameters of every common type in text or binary format, errors that carry a severity and SQLSTATE,
     and an error in Bind or Describe answered in-protocol (the client resyncs) instead of dropping the
     connection."""
@@ -141,8 +152,12 @@ class _Handler(BuenaVistaHandler):
             except Exception as exc:  # noqa: BLE001 - any failure goes back to the client as an error
                 self.send_error(exc, ctx)
                 return
-            # types the client left open are described as text: it sends them as text, DuckDB casts them
-            self.send_paramter_description([oid or 25 for oid in oids] + [25] * (count - len(oids)))
+            # types the client left open: inferred from the statement, else text (DuckDB casts text by context);
+            # Bind decodes the values with the types described here
+            inferred = ctx.session.param_oids(sql) if isinstance(ctx.session, LakeSessionPg) else {}
+            described = [oids[i] if i < len(oids) and oids[i] else inferred.get(i + 1, 25) for i in range(count)]
+            ctx.stmts[name] = (sql, described)
+            self.send_paramter_description(described)
             if result.has_results():
                 self.send_row_description(result)
             else:
