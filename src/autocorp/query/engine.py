@@ -211,3 +211,14 @@ class Engine:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def ast_nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a parse tree from ``Engine.ast`` (depth first, the node before its children)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from ast_nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from ast_nodes(item)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from autocorp.errors import QueryError
-from autocorp.query.engine import Engine
+from autocorp.query.engine import Engine, ast_nodes
 
 
 def param_types(engine: Engine, sql: str) -> dict[int, str]:
@@ -80,7 +80,7 @@ def _number(node: Any) -> int:
 
 def _describe(engine: Engine, tree: dict[str, Any], select: dict[str, Any], how: dict[str, Any]) -> str | None:
     """The type of ``how['expr']`` evaluated over ``select``'s FROM clause (None when it cannot be told)."""
-    if "expr" not in how or any(_number(n) for n in _walk(how["expr"])):
+    if "expr" not in how or any(_number(n) for n in ast_nodes(how["expr"])):
         return None
     probe = {**select, "select_list": [how["expr"]], "where_clause": None, "group_expressions": [],
              "group_sets": [], "having": None, "qualify": None, "modifiers": [], "sample": None}
@@ -90,13 +90,6 @@ def _describe(engine: Engine, tree: dict[str, Any], select: dict[str, Any], how:
         return str(engine.rows(f"DESCRIBE {sql}")[0][1])
     except (QueryError, IndexError):
         return None
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    yield node
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    for child in children:
-        yield from _walk(child)
 
 
 def _type_name(cast: dict[str, Any]) -> str:

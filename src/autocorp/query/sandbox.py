@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from autocorp.errors import QueryError, QueryRejected
-from autocorp.query.engine import Engine, parse_statements
+from autocorp.query.engine import Engine, ast_nodes, parse_statements
 
 # table/scalar functions that run SQL text, read the environment or reveal secrets
 FORBIDDEN_FUNCTIONS = frozenset({
@@ -52,15 +52,10 @@ def check_statement(engine: Engine, sql: str) -> str:
 
 def function_names(node: Any) -> Iterator[str]:
     """Every function name called anywhere in a ``json_serialize_sql`` tree (lower case)."""
-    if isinstance(node, dict):
-        name = node.get("function_name")
+    for item in ast_nodes(node):
+        name = item.get("function_name")
         if isinstance(name, str):
             yield name.lower()
-        for value in node.values():
-            yield from function_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from function_names(item)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autocorp.errors import QueryError
-from autocorp.query.engine import Engine
+from autocorp.query.engine import Engine, ast_nodes
 from autocorp.query.timetravel import TimePoint, parse_lsn, parse_time
 from autocorp.query.views import q
 
@@ -83,7 +83,9 @@ def rewrite(engine: Engine, sql: str, tables: list[str],
 
 def _calls(tree: dict[str, Any], data: bytes, tables: dict[str, str]) -> Iterator[Call]:
     """The time-travel calls in ``tree``; ``tables`` maps lower-case names to the lake's table names."""
-    for node in _table_functions(tree):
+    for node in ast_nodes(tree):
+        if node.get("type") != "TABLE_FUNCTION" or not isinstance(node.get("function"), dict):
+            continue
         func = node["function"]
         name = str(func.get("function_name", ""))
         suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), None)
@@ -103,17 +105,6 @@ def _calls(tree: dict[str, Any], data: bytes, tables: dict[str, str]) -> Iterato
         start = int(func["query_location"])
         end = _call_end(data, start)
         yield Call(start, end, table, point, "" if node.get("alias") else name)
-
-
-def _table_functions(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if node.get("type") == "TABLE_FUNCTION" and isinstance(node.get("function"), dict):
-            yield node
-        for value in node.values():
-            yield from _table_functions(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _table_functions(item)
 
 
 def _literal(arg: dict[str, Any]) -> str | None:
