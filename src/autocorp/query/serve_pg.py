@@ -169,21 +169,20 @@ class _Handler(BuenaVistaHandler):
         """Column names, PostgreSQL types (from the Arrow result: ``timestamptz`` keeps its time zone) and
         formats."""
         buf = BVBuffer()
-        for (name, oid), fmt in zip(_columns(query_result), _settle_formats(query_result), strict=True):
+        for name, oid, binary in _wire_columns(query_result):
             buf.write_string(name)
-            buf.write_bytes(struct.pack("!ihihih", 0, 0, oid, 0, -1, fmt))
+            buf.write_bytes(struct.pack("!ihihih", 0, 0, oid, 0, -1, int(binary)))
         out = buf.get_value()
         count = query_result.column_count()
         self.wfile.write(struct.pack("!cih", ServerResponse.ROW_DESCRIPTION, len(out) + 6, count) + out)
 
     def send_data_rows(self, query_result: Any, limit: int = 0) -> int:
         """DataRows as PostgreSQL writes them, in the formats the client asked for in Bind."""
-        columns = [(oid, fmt == 1) for (_, oid), fmt in
-                   zip(_columns(query_result), _settle_formats(query_result), strict=True)]
+        columns = _wire_columns(query_result)
         count = 0
         for row in query_result.rows():
             buf = BVBuffer()
-            for (oid, binary), value in zip(columns, row, strict=True):
+            for (_, oid, binary), value in zip(columns, row, strict=True):
                 if value is None:
                     buf.write_int32(-1)
                     continue
@@ -210,19 +209,15 @@ class _Handler(BuenaVistaHandler):
             ctx.mark_error()
 
 
-def _columns(query_result: Any) -> list[tuple[str, int]]:
-    """Each result column's name and PostgreSQL type OID."""
-    return [(f.name, type_oid(f.type)) for f in query_result.rbr.schema]
-
-
-def _settle_formats(query_result: Any) -> list[int]:
-    """Each result column's format: binary where the client asked for it and the type has a binary writer,
-    text otherwise (the RowDescription tells the client which)."""
+def _wire_columns(query_result: Any) -> list[tuple[str, int, bool]]:
+    """Each result column's name, PostgreSQL type OID, and whether it goes out in binary: where the client
+    asked for binary in Bind and the type has a binary writer (the RowDescription tells the client which)."""
     asked = query_result.result_format or []
-    formats = [1 if i < len(asked) and asked[i] == 1 and oid in BINARY_RESULT_OIDS else 0
-               for i, (_, oid) in enumerate(_columns(query_result))]
-    query_result.result_format = formats
-    return formats
+    out = []
+    for i, field in enumerate(query_result.rbr.schema):
+        oid = type_oid(field.type)
+        out.append((field.name, oid, i < len(asked) and asked[i] == 1 and oid in BINARY_RESULT_OIDS))
+    return out
 
 
 def _parse_bind(ctx: BVContext, payload: bytes) -> tuple[str, str, list[Any], list[int]]:

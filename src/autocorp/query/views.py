@@ -67,10 +67,10 @@ def define_table(engine: Engine, storage: Storage, log: LakeLog, snap: TableSnap
     scan = f"SELECT * FROM delta_scan({lit(uri)}, version={snap.version})"
     direct = _parquet_read(engine, scan, files.uris) if files and snap.exists else None
     engine.execute(f"CREATE OR REPLACE VIEW {ro} AS {direct or scan}{where}")
-    raw = f"{RAW_SCHEMA}.{q(t)}" if schema == "main" else f"{q(schema)}.{q('_raw_' + t)}"
+    scratch = (RAW_SCHEMA, t) if schema == "main" else (schema, "_raw_" + t)  # where unmerged changes go
     body = f"SELECT * FROM {ro}"
     if snap.raw:
-        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw], ro, raw,
+        body = _realtime_body(engine, log, snap, [storage.uri(f.path) for f in snap.raw], ro, scratch,
                               files if direct else None)
     engine.execute(f"CREATE OR REPLACE VIEW {q(schema)}.{q(t)} AS {body}")
     if schema != "main":
@@ -108,8 +108,11 @@ def _subset_read(engine: Engine, uris: list[str], cols: list[tuple[str, str]]) -
     return f"SELECT {', '.join(picks)} FROM {_files(uris)}"
 
 
-def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str, raw: str,
-                   files: VersionFiles | None) -> str:
+def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: list[str], ro: str,
+                   scratch: tuple[str, str], files: VersionFiles | None) -> str:
+    """Delta rows no unmerged change replaces, plus the unmerged changes; ``scratch`` is the (schema, name)
+    the changes are read into (the key ranges of ``files`` go to ``<name>__files`` beside it)."""
+    raw = f"{q(scratch[0])}.{q(scratch[1])}"
     cols = [(r[0], r[1]) for r in engine.rows(f"DESCRIBE SELECT * FROM {ro}")]
     names = [c for c, _ in cols]
     key = log.primary_key(snap.raw[-1]) or [c for c in names if c not in ("_lsn", "_commit_ts")]
@@ -123,7 +126,8 @@ def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: lis
         fresh = f"SELECT {picks} FROM {raw} r LEFT JOIN {ro} d ON {match} WHERE r.Op <> 'D'"
     else:
         fresh = f"SELECT {', '.join('r.' + q(c) for c in names)} FROM {raw} r WHERE r.Op <> 'D'"
-    touched = None if files is None else _touched_files(engine, files, key, raw)
+    ranges = f"{q(scratch[0])}.{q(scratch[1] + '__files')}"
+    touched = None if files is None else _touched_files(engine, files, key, raw, ranges)
     if files is None or touched is None:
         return f"SELECT d.* FROM {ro} d WHERE {keep} AND {after_trunc} UNION ALL {fresh}"
     # files no unmerged change can be in are read as they are; only the others are checked key by key
@@ -138,9 +142,9 @@ def _realtime_body(engine: Engine, log: LakeLog, snap: TableSnapshot, paths: lis
 _RANGE_TYPES = (pa.types.is_integer, pa.types.is_decimal, pa.types.is_date, pa.types.is_timestamp)
 
 
-def _touched_files(engine: Engine, files: VersionFiles, key: list[str], raw: str) -> set[str] | None:
-    """Files whose key range (from the Delta log) holds an unmerged change's key; None when the log's
-    statistics cannot tell (a key column without exact min/max)."""
+def _touched_files(engine: Engine, files: VersionFiles, key: list[str], raw: str, table: str) -> set[str] | None:
+    """Files whose key range (from the Delta log, loaded into ``table``) holds a key of the changes in ``raw``;
+    None when the log's statistics cannot tell (a key column without exact min/max)."""
     stats = files.stats
     for k in key:
         for side in ("min", "max"):
@@ -152,7 +156,6 @@ def _touched_files(engine: Engine, files: VersionFiles, key: list[str], raw: str
     bounds = {f"{bound}{i}": stats.column(f"{side}.{k}")
               for i, k in enumerate(key) for bound, side in (("lo", "min"), ("hi", "max"))}
     ranges = pa.table({"uri": stats.column("uri"), **bounds})
-    table = raw[:-1] + '__files"'
     inside = " AND ".join(f"(r.{q(k)} IS NULL OR f.lo{i} IS NULL OR f.hi{i} IS NULL "
                           f"OR r.{q(k)} BETWEEN f.lo{i} AND f.hi{i})" for i, k in enumerate(key))
     try:
