@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autocorp.query.engine import Engine
-from autocorp.query.paramtypes import param_types
+from autocorp.query.paramtypes import param_count, param_types
 from autocorp.query.pgvalues import duckdb_type_oid
 
 
@@ -35,3 +35,9 @@ def test_duckdb_type_names_map_to_postgresql_oids() -> None:
     assert [duckdb_type_oid(n) for n in ("BIGINT", "DECIMAL(12,2)", "TIMESTAMP WITH TIME ZONE", "VARCHAR",
                                          "DATE", "BOOLEAN", "STRUCT(a INTEGER)")] == \
         [20, 1700, 1184, 1043, 1082, 16, 25]
+
+
+def test_parameter_count_ignores_literals_and_comments(engine: Engine) -> None:
+    assert param_count(engine, "SELECT * FROM t WHERE a > $1 AND b = '$9' AND c < $2") == 2
+    assert param_count(engine, "SELECT ?, ? FROM t WHERE s = '?'") == 2 and param_count(engine, "SELECT 1") == 0
+    assert param_count(engine, "SELECT 1 -- why? $4") == 0 and param_count(engine, "BEGIN") == 0

@@ -17,6 +17,16 @@ from autocorp.errors import QueryError
 from autocorp.query.engine import Engine, ast_nodes
 
 
+def param_count(engine: Engine, sql: str) -> int:
+    """How many parameters a statement takes: its highest parameter number (0 when it does not parse as a
+    query); ``$n`` or ``?`` inside literals and comments are not parameters."""
+    try:
+        tree = engine.ast(sql)
+    except QueryError:
+        return 0
+    return max((_number(node) for node in ast_nodes(tree)), default=0)
+
+
 def param_types(engine: Engine, sql: str) -> dict[int, str]:
     """DuckDB type names of the parameters (by 1-based number) whose type the statement determines."""
     try:

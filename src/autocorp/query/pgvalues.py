@@ -12,7 +12,6 @@ parameter with a type OID, in text or binary format, and may ask for results in 
 from __future__ import annotations
 
 import json
-import re
 import struct
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,17 +97,6 @@ def _numeric(raw: bytes) -> Decimal:
     digits = struct.unpack(f"!{ndigits}h", raw[8:8 + 2 * ndigits])
     value = sum((Decimal(d) * Decimal(10000) ** (weight - i) for i, d in enumerate(digits)), Decimal(0))
     return (value * _NUMERIC_SIGN[sign]).quantize(Decimal(1).scaleb(-dscale)) if dscale else value * _NUMERIC_SIGN[sign]
-
-
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_NUMBERED = re.compile(r"\$(\d+)")
-
-
-def param_count(sql: str) -> int:
-    """How many parameters a statement takes: its highest ``$n``, or else its ``?`` (outside literals)."""
-    bare = _LITERALS.sub("", sql)
-    numbered = [int(n) for n in _NUMBERED.findall(bare)]
-    return max(numbered) if numbered else bare.count("?")
 
 
 def encode_binary(oid: int, value: Any) -> bytes:

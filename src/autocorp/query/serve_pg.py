@@ -30,14 +30,13 @@ from autocorp.errors import QueryError
 from autocorp.query import pgcatalog, sandbox
 from autocorp.query.endpoint import RunningServer, check_bind, serve_in_thread
 from autocorp.query.engine import Engine
-from autocorp.query.paramtypes import param_types
+from autocorp.query.paramtypes import param_count, param_types
 from autocorp.query.pgvalues import (
     BINARY_RESULT_OIDS,
     decode_param,
     duckdb_type_oid,
     encode_binary,
     encode_text,
-    param_count,
     sqlstate,
     type_oid,
 )
@@ -84,13 +83,15 @@ class LakeSessionPg(DuckDBSession):
         return DuckDBQueryResult(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), "SELECT")
 
 
-    def param_oids(self, sql: str) -> dict[int, int]:
-        """PostgreSQL type OIDs of the parameters whose type the statement determines (by number)."""
+    def param_oids(self, sql: str, given: list[int], count: int) -> list[int]:
+        """The type OID of each of the ``count`` parameters: the client's where it gave one, else the type the
+        statement determines, else text (which DuckDB casts from the query's context)."""
         try:
             expanded = self.lake.expand(pgcatalog.rewrite(sql), self.engine)
+            inferred = {n: duckdb_type_oid(t) for n, t in param_types(self.engine, expanded).items()}
         except QueryError:
-            return {}
-        return {n: duckdb_type_oid(t) for n, t in param_types(self.engine, expanded).items()}
+            inferred = {}
+        return [given[i] if i < len(given) and given[i] else inferred.get(i + 1, 25) for i in range(count)]
 
 
 class LakeConnectionPg(DuckDBConnection):
@@ -145,18 +146,15 @@ class _Handler(BuenaVistaHandler):
         name = bytes(payload[1:-1]).decode("utf-8")
         if payload[0] == ord("S") and name in ctx.stmts:  # parameters are not bound yet: describe with NULLs
             sql, oids = ctx.stmts[name]
-            count = max(len(oids), param_count(sql))
-            try:  # a query's columns without running it; session statements (BEGIN, SET ...) as they are
+            count = max(len(oids), param_count(ctx.session.engine, sql))
+            try:  # a query's columns without running it (and checked by the sandbox); BEGIN, SET ... as they are
                 shape = f"SELECT * FROM ({sql.strip().rstrip(';')}) AS described LIMIT 0" if _QUERY.match(sql) else sql
                 result = ctx.execute_sql(shape, [None] * count)
             except Exception as exc:  # noqa: BLE001 - any failure goes back to the client as an error
                 self.send_error(exc, ctx)
                 return
-            # types the client left open: inferred from the statement, else text (DuckDB casts text by context);
-            # Bind decodes the values with the types described here
-            inferred = ctx.session.param_oids(sql) if isinstance(ctx.session, LakeSessionPg) else {}
-            described = [oids[i] if i < len(oids) and oids[i] else inferred.get(i + 1, 25) for i in range(count)]
-            ctx.stmts[name] = (sql, described)
+            described = ctx.session.param_oids(sql, oids, count)
+            ctx.stmts[name] = (sql, described)  # Bind decodes the values with the types described here
             self.send_paramter_description(described)
             if result.has_results():
                 self.send_row_description(result)
